@@ -1,0 +1,222 @@
+"""The ``mailidx`` command: a thin layer of typer over the library modules."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Optional
+
+import typer
+
+from mailidx import output
+from mailidx.store import IndexError_, default_db_path
+
+app = typer.Typer(
+    help="A local, SQL-queryable index of Postfix mail logs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DbOption = typer.Option(
+    None, "--db", help="Index file [env: MAILIDX_DB; default: ~/.local/share/mailidx/index.duckdb]"
+)
+FormatOption = typer.Option(None, "--format", "-f", help="table, csv, json or jsonl")
+
+
+def fail(message: str) -> None:
+    """One line on stderr, exit status 1."""
+    output.note(f"mailidx: {message}")
+    raise typer.Exit(1)
+
+
+def db_path(db: Optional[str]) -> str:
+    return db or default_db_path()
+
+
+def pick_format(fmt: Optional[str]) -> str:
+    if fmt is None:
+        return output.default_format()
+    if fmt not in output.FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(output.FORMATS)}", param_hint="--format")
+    return fmt
+
+
+def local_zone() -> str:
+    tz = os.environ.get("TZ")
+    if tz:
+        return tz.lstrip(":")
+    try:
+        link = os.readlink("/etc/localtime")
+        return link.split("zoneinfo/", 1)[1]
+    except (OSError, IndexError):
+        return "UTC"
+
+
+@app.command()
+def build(
+    paths: list[str] = typer.Argument(None, help="Log files (plain, .gz, .bz2, .xz; - = stdin)"),
+    db: Optional[str] = DbOption,
+    tz: Optional[str] = typer.Option(None, help="Zone of times without an offset [default: local]"),
+    year: Optional[int] = typer.Option(None, help="Year of the first year-less line of each file"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary"),
+) -> None:
+    """Index new lines of each log file; re-running adds only what is new."""
+    from mailidx import indexer, sources, store
+
+    if not paths:
+        paths = sources.default_paths()
+        if not paths:
+            fail("no mail logs in /var/log (maillog*, mail.log*); give the files to index")
+    path = db_path(db)
+    zone = tz or local_zone()
+    try:
+        con = store.open_for_writing(path, tz=zone)
+    except IndexError_ as exc:
+        fail(str(exc))
+    except Exception as exc:  # a bad --tz, for one
+        fail(f"cannot use time zone {zone!r}: {exc}".splitlines()[0])
+    options = indexer.Options(tz=zone, year=year)
+    with progress_bar(paths, quiet) as progress:
+        try:
+            report = indexer.build(con, paths, options, progress)
+        except KeyboardInterrupt:
+            con.close()
+            fail("interrupted; the index holds every batch committed so far, run build again")
+    con.close()
+    for error in report.errors:
+        output.note(f"mailidx: {error}")
+    if not quiet:
+        output.note(
+            f"{report.files} files, {report.lines:,} lines, {report.events:,} events, "
+            f"{report.unparsed:,} unparsed in {report.seconds:.1f} s "
+            f"({report.lines_per_second:,.0f} lines/s)"
+        )
+    if report.errors:
+        raise typer.Exit(1)
+
+
+class progress_bar:
+    """A rich progress bar over the bytes to read, on a terminal, for runs that take a while."""
+
+    def __init__(self, paths: list[str], quiet: bool) -> None:
+        self.enabled = not quiet and sys.stderr.isatty()
+        self.total = sum(_size(p) for p in paths)
+        self.bar = None
+
+    def __enter__(self):
+        if not self.enabled or self.total < (64 << 20):
+            return None
+        from rich.progress import (BarColumn, DownloadColumn, Progress, TimeRemainingColumn,
+                                   TransferSpeedColumn)
+
+        self.bar = Progress("indexing", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                            TimeRemainingColumn(), transient=True)
+        self.bar.start()
+        task = self.bar.add_task("index", total=self.total)
+        return lambda n: self.bar.advance(task, n)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar:
+            self.bar.stop()
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+@app.command()
+def status(db: Optional[str] = DbOption, fmt: Optional[str] = FormatOption) -> None:
+    """Indexed files, offsets, fingerprints, counts, time range and size of the index."""
+    from mailidx import store
+
+    path = db_path(db)
+    fmt = pick_format(fmt)
+    try:
+        con = store.connect(path, read_only=True)
+    except IndexError_ as exc:
+        fail(str(exc))
+    files = con.execute(
+        """SELECT path, bytes_done AS bytes, lines_done AS lines,
+                  (SELECT count(*) FROM lines l WHERE l.file_id = f.file_id
+                      AND kind = 'unparsed') AS unparsed,
+                  sha256(head)[:16] AS fingerprint, last_indexed
+           FROM files f ORDER BY file_id"""
+    )
+    columns = [d[0] for d in files.description]
+    rows = files.fetchall()
+    totals = con.execute(
+        """SELECT (SELECT count(*) FROM lines), (SELECT count(*) FROM events),
+                  (SELECT count(*) FROM lines WHERE kind = 'unparsed'),
+                  (SELECT count(*) FROM lines WHERE kind = 'foreign'),
+                  (SELECT min(ts) FROM lines), (SELECT max(ts) FROM lines)"""
+    ).fetchall()[0]
+    con.close()
+    summary = dict(zip(("lines", "events", "unparsed", "foreign", "first", "last"), totals))
+    summary["db"] = path
+    summary["db_bytes"] = store.db_size(path)
+    if fmt == "json":
+        import json
+
+        print(json.dumps(output._jsonable({"files": [dict(zip(columns, r)) for r in rows],
+                                           **summary}), indent=2))
+        return
+    output.render(columns, rows, fmt, title="indexed files" if fmt == "table" else None)
+    if fmt == "table":
+        output.render(list(summary), [list(summary.values())], fmt, title="index")
+    else:
+        output.note(", ".join(f"{k}={output._cell(v)}" for k, v in summary.items()))
+
+
+@app.command()
+def sql(
+    query: Optional[str] = typer.Argument(None, help="SQL to run (read-only)"),
+    db: Optional[str] = DbOption,
+    fmt: Optional[str] = FormatOption,
+) -> None:
+    """Run SQL against the index (one statement, read-only)."""
+    import duckdb
+
+    from mailidx import store
+
+    if query is None:
+        if sys.stdin.isatty():
+            fail("give a query: mailidx sql \"SELECT …\" (the interactive shell is not built yet)")
+        query = sys.stdin.read()
+    fmt = pick_format(fmt)
+    path = db_path(db)
+    try:
+        con = store.connect(path, read_only=True)
+    except IndexError_ as exc:
+        fail(str(exc))
+    started = time.monotonic()
+    try:
+        cur = con.execute(query)
+        columns = [d[0] for d in cur.description] if cur.description else []
+        rows = cur.fetchall() if columns else []
+    except duckdb.Error as exc:
+        fail(_sql_error(exc))
+    finally:
+        con.close()
+    output.render(columns, rows, fmt)
+    if fmt == "table":
+        output.note(f"{len(rows)} rows in {time.monotonic() - started:.3f} s")
+
+
+def _sql_error(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    if "read-only" in text.lower():
+        return f"{text} (the index opens read-only; this command only reads)"
+    return text
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

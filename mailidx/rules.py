@@ -1,0 +1,329 @@
+"""The parser's rules: one row per kind of Postfix line, grouped by daemon.
+
+A rule says which daemons log the line, the ``kind`` of event it becomes, and an RE2 pattern
+over the message *body* (the text after the syslog header and after a ``QID: `` or
+``NOQUEUE: `` prefix). Named groups in the pattern are event columns; ``const`` sets columns
+that the wording itself implies. The first rule that matches wins, so specific rules stand
+before general ones.
+
+Fields that Postfix logs as ``key=value`` (``to=``, ``relay=``, ``delays=``, ``dsn=``, …) are
+not captured here by position: :data:`KEY_FIELDS` extracts them by name from any event, so a
+new key between two old ones (3.11's ``tls=``) changes nothing.
+
+The rules compile to one DuckDB SELECT (see :mod:`mailidx.parser`); the patterns use the
+syntax RE2 and Python's ``re`` share, so a reader can try one in a Python shell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    daemons: tuple[str, ...] | None  # None: any Postfix daemon
+    pattern: str  # anchored at the start of the body; named groups are event columns
+    const: dict[str, str] = field(default_factory=dict)
+
+
+def _addr(prefix: str) -> str:
+    """``host[ip]`` or ``host[ip]:port`` (host may be empty: postscreen logs ``[ip]:port``)."""
+    return (
+        rf"(?P<{prefix}_host>[^\s\[\]]*)\[(?P<{prefix}_ip>[^\]]*)\]"
+        rf"(?::(?P<{prefix}_port>\d+))?"
+    )
+
+
+CLIENT = _addr("client")
+RELAY = _addr("relay")
+DSN = r"\d\.\d{1,3}\.\d{1,3}"
+# "250 2.0.0 text", "5.7.1 text", "text": the reply code and enhanced status code are optional.
+REPLY = rf"(?:(?P<code>\d{{3}})[ -])?(?:(?P<dsn>{DSN}) )?"
+# What follows a reject's reason: smtpd "; from=<a> to=<b> proto=ESMTP helo=<h>",
+# postscreen "; from=<a>, to=<b>, proto=ESMTP, helo=<h>".
+TRAILER = r"(?:; (?:from|to|proto|helo)=.*)?"
+
+SMTPD = ("smtpd",)
+POSTSCREEN = ("postscreen",)
+SMTP = ("smtp", "lmtp")
+CLIENT_ACTIONS = SMTPD + ("cleanup", "postscreen")
+PS_CLIENT = r"\[(?P<client_ip>[^\]]*)\]:(?P<client_port>\d+)"
+
+# Actions smtpd access checks, milters and postscreen log, and the event kind of each.
+ACCESS_ACTIONS = {
+    "reject": "reject",
+    "reject_warning": "reject_warning",
+    "hold": "hold",
+    "discard": "discard",
+    "redirect": "redirect",
+    "filter": "filter",
+    "milter-reject": "milter_reject",
+    "milter-discard": "discard",
+    "milter-hold": "hold",
+}
+# Actions of cleanup's header_checks / body_checks, and the event kind of each.
+CONTENT_ACTIONS = {
+    "reject": "reject",
+    "warning": "header_warning",
+    "hold": "hold",
+    "discard": "discard",
+    "redirect": "redirect",
+    "filter": "filter",
+    "replace": "replace",
+    "prepend": "prepend",
+    "info": "info",
+    "bcc": "info",
+    "strip": "replace",
+}
+
+PS_VIOLATIONS = (
+    "BARE NEWLINE|COMMAND PIPELINING|NON-SMTP COMMAND|COMMAND TIME LIMIT"
+    "|COMMAND COUNT LIMIT|COMMAND LENGTH LIMIT"
+)
+
+
+def _access_rules() -> list[Rule]:
+    return [
+        Rule(
+            kind,
+            CLIENT_ACTIONS,
+            rf"(?P<action>{action}): (?P<stage>\S+) from (?:{CLIENT}|local): {REPLY}"
+            rf"(?P<reason>.*?){TRAILER}$",
+        )
+        for action, kind in ACCESS_ACTIONS.items()
+    ]
+
+
+def _content_rules() -> list[Rule]:
+    return [
+        Rule(
+            kind,
+            ("cleanup",),
+            rf"(?P<action>{action}): (?P<stage>header|body|END-OF-MESSAGE) (?P<detail>.*?)"
+            rf" from (?:{CLIENT}|local|\S+); from=<[^>]*> to=<[^>]*>"
+            rf"(?: proto=\S+)?(?: helo=<[^>]*>)?(?:: {REPLY}(?P<reason>.*))?$",
+        )
+        for action, kind in CONTENT_ACTIONS.items()
+    ]
+
+
+RULES: list[Rule] = [
+    # --- smtpd: sessions -------------------------------------------------------------------
+    Rule("connect", SMTPD, rf"connect from {CLIENT}$"),
+    Rule(
+        "disconnect",
+        SMTPD,
+        rf"disconnect from {CLIENT}(?: (?P<detail>.*?(?:commands=(?P<count>\d+)\S*)?))?$",
+    ),
+    Rule("client", SMTPD, rf"client={CLIENT}(?:, .*)?$"),
+    Rule(
+        "lost_connection",
+        SMTPD,
+        r"(?P<action>lost connection|timeout|too many errors) after (?P<stage>[\w-]+)"
+        rf"(?: \((?P<detail>[^)]*)\))? from {CLIENT}$",
+    ),
+    Rule(
+        "tls",
+        SMTPD + ("tlsproxy",),
+        r"(?P<action>Anonymous|Trusted|Untrusted|Verified) TLS connection established from "
+        rf"{CLIENT}: (?P<tls>.*)$",
+    ),
+    Rule("tls_failed", SMTPD + ("tlsproxy",), rf"SSL_accept error from {CLIENT}: (?P<reason>.*)$"),
+    Rule(
+        "sasl_failed",
+        SMTPD,
+        rf"warning: {CLIENT}: SASL (?P<sasl_method>[\w-]+) authentication failed:? ?(?P<reason>.*)$",
+        {"severity": "warning"},
+    ),
+    Rule(
+        "violation",
+        SMTPD,
+        rf"(?P<action>improper command pipelining) after (?P<stage>\S+) from {CLIENT}:?"
+        r" ?(?P<detail>.*)$",
+    ),
+    *_access_rules(),
+    # --- postscreen, dnsblog, tlsproxy ---------------------------------------------------------
+    Rule("connect", POSTSCREEN + ("tlsproxy",), rf"CONNECT from {PS_CLIENT} to \[(?P<detail>.*)$"),
+    Rule("pass_new", POSTSCREEN, rf"PASS NEW {PS_CLIENT}$", {"action": "PASS NEW"}),
+    Rule("pass_old", POSTSCREEN, rf"PASS OLD {PS_CLIENT}$", {"action": "PASS OLD"}),
+    Rule(
+        "pregreet",
+        POSTSCREEN,
+        rf"PREGREET (?P<count>\d+) after (?P<detail>[\d.]+) from {PS_CLIENT}: (?P<reason>.*)$",
+    ),
+    Rule("dnsbl", POSTSCREEN, rf"DNSBL rank (?P<count>\d+) for {PS_CLIENT}$"),
+    Rule(
+        "hangup",
+        POSTSCREEN,
+        rf"HANGUP after (?P<detail>[\d.]+) from {PS_CLIENT} in (?P<stage>.*)$",
+    ),
+    Rule(
+        "allowlisted",
+        POSTSCREEN,
+        rf"(?P<action>WHITELISTED|ALLOWLISTED|WHITELIST VETO|ALLOWLIST VETO) {PS_CLIENT}$",
+    ),
+    Rule("denylisted", POSTSCREEN, rf"(?P<action>BLACKLISTED|DENYLISTED) {PS_CLIENT}$"),
+    Rule(
+        "violation",
+        POSTSCREEN,
+        rf"(?P<action>{PS_VIOLATIONS})(?: (?P<count>\d+))? (?:after (?P<detail>[\d.]+) )?"
+        rf"from {PS_CLIENT}(?: after (?P<stage>\S+))?(?:: (?P<reason>.*))?$",
+    ),
+    Rule("disconnect", POSTSCREEN + ("tlsproxy",), rf"DISCONNECT {PS_CLIENT}$"),
+    Rule(
+        "noqueue_other",
+        POSTSCREEN,
+        rf"(?P<action>\w+): (?P<stage>\S+) from {PS_CLIENT}: (?P<reason>.*)$",
+    ),
+    Rule(
+        "dnsbl_listed",
+        ("dnsblog",),
+        r"addr (?P<client_ip>\S+) listed by domain (?P<detail>\S+) as (?P<reason>\S+)$",
+    ),
+    Rule(
+        "cache_cleanup",
+        None,
+        r"cache (?P<detail>\S+) full cleanup: (?P<reason>.*)$",
+    ),
+    # --- cleanup -------------------------------------------------------------------------------
+    Rule("message_id", ("cleanup",), r"message-id=<?(?P<message_id>[^>]*)>?$"),
+    Rule("resent_message_id", ("cleanup",), r"resent-message-id=<?(?P<message_id>[^>]*)>?$"),
+    *_content_rules(),
+    # --- qmgr ----------------------------------------------------------------------------------
+    Rule(
+        "queued",
+        ("qmgr",),
+        r"from=(?:<[^>]*>|[^,]*), size=(?P<size>\d+), nrcpt=(?P<nrcpt>\d+) \(queue active\)$",
+    ),
+    Rule("removed", ("qmgr",), r"removed$"),
+    Rule(
+        "expired",
+        ("qmgr",),
+        r"from=(?:<[^>]*>|[^,]*), status=(?P<status>expired|force-expired), returned to sender$",
+    ),
+    Rule("skipped", ("qmgr",), r"skipped, still being delivered$"),
+    # --- delivery agents (smtp, lmtp, local, virtual, pipe, error, retry, discard, qmgr) --------
+    Rule("delivery", None, r"to=(?:<[^>]*>|[^,]*), .*status=(?P<status>\S+)(?: \((?P<response>.*)\))?$"),
+    Rule(
+        "connect_failed",
+        SMTP,
+        r"connect to (?P<relay>(?P<relay_host>[^\s\[\]]*)(?:\[(?P<relay_ip>[^\]]*)\]"
+        r"(?::(?P<relay_port>\d+))?)?): (?P<reason>.*)$",
+    ),
+    Rule(
+        "remote_said",
+        SMTP,
+        rf"host {RELAY} (?P<action>said|refused to talk to me): {REPLY}(?P<reason>.*?)"
+        r"(?: \(in reply to (?P<stage>.*) command\))?$",
+    ),
+    Rule(
+        "remote_said",
+        SMTP,
+        rf"(?P<action>lost connection|conversation) with {RELAY} (?:timed out )?while"
+        r" (?P<stage>.*)$",
+    ),
+    Rule(
+        "tls",
+        SMTP,
+        r"(?P<action>Anonymous|Trusted|Untrusted|Verified) TLS connection established to "
+        rf"{RELAY}: (?P<tls>.*)$",
+    ),
+    Rule("tls_failed", SMTP, rf"SSL_connect error to {RELAY}: (?P<reason>.*)$"),
+    Rule(
+        "tls_failed",
+        SMTP,
+        rf"server certificate verification failed for {RELAY}: (?P<reason>.*)$",
+    ),
+    Rule("pix_workarounds", SMTP, rf"enabling PIX workarounds: (?P<detail>.*) for {RELAY}$"),
+    # --- bounce --------------------------------------------------------------------------------
+    Rule(
+        "notification",
+        ("bounce",),
+        r"(?P<action>(?:sender|postmaster) (?:non-delivery|delay|delivery status|success))"
+        r" notification: (?P<next_queue_id>\S+)$",
+    ),
+    Rule("notification_failed", ("bounce",), r"(?P<detail>.*notification failed.*)$"),
+    # --- pickup, postsuper ---------------------------------------------------------------------
+    Rule(
+        "pickup",
+        ("pickup",),
+        r"uid=(?P<uid>\d+) from=(?:<[^>]*>|\S*)(?: orig_id=(?P<orig_queue_id>\S+))?$",
+    ),
+    Rule("deleted", ("postsuper",), r"removed$"),
+    Rule("requeued", ("postsuper",), r"requeued$"),
+    Rule("held", ("postsuper",), r"placed on hold$"),
+    Rule("released", ("postsuper",), r"released from hold$"),
+    Rule(
+        "postsuper_summary",
+        ("postsuper",),
+        r"(?P<action>Deleted|Requeued|Placed on hold|Released from hold): (?P<count>\d+)"
+        r" messages?$",
+    ),
+    # --- master, postfix-script, anvil, scache -------------------------------------------------
+    Rule("master_start", ("master",), r"daemon started -- (?P<detail>.*)$"),
+    Rule("master_reload", ("master",), r"reload -- (?P<detail>.*)$"),
+    Rule("master_stop", ("master",), r"terminating on signal (?P<detail>.*)$"),
+    Rule(
+        "anvil_stats",
+        ("anvil",),
+        r"statistics: max (?P<action>[a-z ]+?) (?P<count>\d+)(?:/\d+s)?"
+        r"(?: for \((?P<detail>[^:)]*:(?P<client_ip>[^)]*))\))?(?: at (?P<reason>.*))?$",
+    ),
+    Rule("scache_stats", ("scache",), r"statistics: (?P<detail>.*)$"),
+    # --- every daemon --------------------------------------------------------------------------
+    Rule("canceled", None, r"canceled$"),
+    Rule("warning", None, r"(?P<severity>warning): (?P<detail>.*)$"),
+    Rule("error", None, r"(?P<severity>error): (?P<detail>.*)$"),
+    Rule("fatal", None, r"(?P<severity>fatal): (?P<detail>.*)$"),
+    Rule("panic", None, r"(?P<severity>panic): (?P<detail>.*)$"),
+    Rule("script", ("postfix-script", "postlog", "postfix"), r"(?P<detail>.+)$"),
+]
+
+
+@dataclass(frozen=True)
+class KeyField:
+    """A ``key=value`` field read by name from any event: gate is a literal the line must
+    contain, pattern's first group is the value."""
+
+    column: str
+    gate: str
+    pattern: str
+    keep_empty: bool = False  # the null sender '<>' is the empty string, not NULL
+
+
+ADDRESS = r"(<[^>]*>|[^<,\s][^,\s]*|)"
+
+KEY_FIELDS: list[KeyField] = [
+    KeyField("sender", "from=", rf"(?:^|[\s,;])from={ADDRESS}", keep_empty=True),
+    KeyField("recipient", "to=", rf"(?:^|[\s,;])to={ADDRESS}", keep_empty=True),
+    KeyField("orig_recipient", "orig_to=", rf"orig_to={ADDRESS}", keep_empty=True),
+    KeyField("relay", "relay=", r"(?:^|, )relay=([^,\s]+)"),
+    KeyField("conn_use", "conn_use=", r"conn_use=(\d+)"),
+    KeyField("delay", "delay=", r"(?:^|, )delay=([\d.]+)"),
+    KeyField("tls", "tls=", r"(?:^|, )tls=([^,]+)"),
+    KeyField("dsn", "dsn=", r"(?:^|, )dsn=(\d\.\d{1,3}\.\d{1,3})"),
+    KeyField("size", "size=", r"(?:^|, )size=(\d+)"),
+    KeyField("nrcpt", "nrcpt=", r"nrcpt=(\d+)"),
+    KeyField("sasl_method", "sasl_method=", r"sasl_method=([^,\s]+)"),
+    KeyField("sasl_username", "sasl_username=", r"sasl_username=([^,]+)"),
+    KeyField("sasl_sender", "sasl_sender=", r"sasl_sender=([^,]*)"),
+    KeyField("orig_queue_id", "orig_queue_id=", r"orig_queue_id=([0-9A-Za-z]+)"),
+    KeyField("orig_client", "orig_client=", r"orig_client=([^,\s]+)"),
+    KeyField("proto", "proto=", r"(?:^|[\s,;])proto=(\w+)"),
+    KeyField("helo", "helo=", r"(?:^|[\s,;])helo=<([^>]*)>"),
+    KeyField("next_queue_id", " as ", r"(?:queued|forwarded) as ([0-9A-Za-z]+)"),
+]
+
+# delays=a/b/c/d: time before the queue manager, in it, connection set-up, transmission.
+DELAYS_PATTERN = r"delays=([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+)"
+DELAYS_COLUMNS = ("delay_before_qmgr", "delay_in_qmgr", "delay_conn", "delay_xmit")
+
+# Daemons whose program name marks a line as Postfix even when the syslog name is custom
+# (``mta-out/smtp``): a program counts as Postfix if it starts with "postfix" or ends in one.
+POSTFIX_DAEMONS = (
+    "anvil bounce cleanup discard dnsblog error flush lmtp local master oqmgr pickup pipe "
+    "postdrop postfix-script postlog postmulti postqueue postscreen postsuper proxymap qmgr "
+    "qmqpd retry scache sendmail showq smtp smtpd spawn tlsmgr tlsproxy trivial-rewrite "
+    "verify virtual"
+).split()

@@ -1,0 +1,197 @@
+"""The DuckDB index: opening it, migrating its schema, and appending batches.
+
+One writing process at a time (DuckDB's file lock); readers open it read-only. Every error a
+user can cause here becomes an :class:`IndexError_` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+FORMAT = "mailidx"
+BUSY_RETRY_SECONDS = 2.0
+
+
+class IndexError_(Exception):
+    """An index that cannot be used; the message is one line for the user."""
+
+
+def default_db_path() -> str:
+    env = os.environ.get("MAILIDX_DB")
+    if env:
+        return env
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return os.path.join(data_home, "mailidx", "index.duckdb")
+
+
+def sql_dir() -> Path:
+    """The schema's .sql files: inside the installed package, or beside it in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "sql", here.parent / "sql"):
+        if (candidate / "001_tables.sql").exists():
+            return candidate
+    raise IndexError_("mailidx is installed without its sql/ files; reinstall the package")
+
+
+def migration_files() -> list[Path]:
+    return sorted(p for p in sql_dir().glob("[0-9][0-9][0-9]_*.sql"))
+
+
+def view_files() -> list[Path]:
+    return sorted((sql_dir() / "views").glob("*.sql"))
+
+
+def describe_lock_error(path: str, exc: Exception) -> str:
+    text = str(exc)
+    pid = re.search(r"PID (\d+)", text)
+    holder = f" (pid {pid.group(1)})" if pid else ""
+    return (
+        f"index is busy{holder}: another mailidx process is writing {path}; "
+        "wait for it to finish or stop it"
+    )
+
+
+def connect(path: str, *, read_only: bool, wait: float = BUSY_RETRY_SECONDS):
+    """Open the index. Read-only opens retry briefly while a writer holds the file."""
+    if read_only and not os.path.exists(path):
+        raise IndexError_(f"no index at {path}; run `mailidx build` first or pass --db")
+    if os.path.isdir(path):
+        raise IndexError_(f"{path} is a directory; --db takes a file such as {path}/index.duckdb")
+    if not read_only:
+        parent = os.path.dirname(os.path.abspath(path))
+        os.makedirs(parent, exist_ok=True)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            con = duckdb.connect(path, read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" in text.lower():
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                raise IndexError_(describe_lock_error(path, exc)) from None
+            raise IndexError_(f"{path}: not a DuckDB index ({_first_line(text)})") from None
+        except duckdb.Error as exc:
+            raise IndexError_(f"{path}: cannot open the index: {_first_line(str(exc))}") from None
+    if read_only:
+        check_is_index(con, path)
+    return con
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def check_is_index(con, path: str) -> None:
+    try:
+        rows = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchall()
+    except duckdb.Error:
+        rows = []
+    row = rows[0] if rows else None
+    if not row or row[0] != FORMAT:
+        con.close()
+        raise IndexError_(
+            f"{path} is a DuckDB database but not a mailidx index; pass another --db"
+        )
+
+
+def migrate(con, path: str) -> None:
+    """Apply pending schema migrations, then re-create the views if their SQL changed."""
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if tables and "meta" not in tables:
+        con.close()
+        raise IndexError_(
+            f"{path} is a DuckDB database but not a mailidx index; pass another --db"
+        )
+    if "meta" in tables:
+        check_is_index(con, path)
+    applied = _meta(con, "schema_version")
+    version = int(applied) if applied else 0
+    for file in migration_files():
+        number = int(file.name[:3])
+        if number <= version:
+            continue
+        con.execute("BEGIN")
+        con.execute(file.read_text())
+        if number == 1:
+            con.execute("INSERT INTO meta VALUES ('format', ?)", [FORMAT])
+        _set_meta(con, "schema_version", str(number))
+        con.execute("COMMIT")
+    refresh_views(con)
+
+
+def refresh_views(con) -> None:
+    files = view_files()
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+    if _meta(con, "views_sha256") == digest:
+        return
+    con.execute("BEGIN")
+    for file in reversed(files):
+        con.execute(f"DROP VIEW IF EXISTS {file.stem.split('_', 1)[1]} CASCADE")
+    for file in files:
+        con.execute(file.read_text())
+    _set_meta(con, "views_sha256", digest)
+    con.execute("COMMIT")
+
+
+def _meta(con, key: str) -> str | None:
+    try:
+        rows = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+    except duckdb.CatalogException:
+        return None
+    return rows[0][0] if rows else None
+
+
+def _set_meta(con, key: str, value: str) -> None:
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+
+def open_for_writing(path: str, *, tz: str, wait: float = 0.0):
+    con = connect(path, read_only=False, wait=wait)
+    migrate(con, path)
+    con.execute("SET TimeZone = ?", [tz])
+    return con
+
+
+@dataclass
+class FileState:
+    """What the index knows of one log file."""
+
+    file_id: int
+    path: str
+    head: bytes
+    bytes_done: int
+    lines_done: int
+    last_year: int | None
+    last_month: int | None
+    is_new: bool = False
+
+
+def known_files(con) -> list[FileState]:
+    rows = con.execute(
+        "SELECT file_id, path, head, bytes_done, lines_done, last_year, last_month FROM files"
+    ).fetchall()
+    return [FileState(*row) for row in rows]
+
+
+def next_file_id(con) -> int:
+    return con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchall()[0][0]
+
+
+def db_size(path: str) -> int:
+    total = 0
+    for suffix in ("", ".wal"):
+        try:
+            total += os.path.getsize(path + suffix)
+        except OSError:
+            pass
+    return total

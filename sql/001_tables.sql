@@ -1,0 +1,99 @@
+-- mailidx storage: the tables every view stands on.
+-- Column comments are the documentation: `mailidx schema` prints them and DBeaver shows them.
+
+CREATE TABLE files (
+    file_id      INTEGER PRIMARY KEY,
+    path         VARCHAR NOT NULL,
+    first_path   VARCHAR NOT NULL,
+    head         BLOB NOT NULL,
+    head_len     INTEGER NOT NULL,
+    bytes_done   BIGINT NOT NULL,
+    lines_done   BIGINT NOT NULL,
+    last_year    INTEGER,
+    last_month   INTEGER,
+    first_seen   TIMESTAMPTZ NOT NULL,
+    last_indexed TIMESTAMPTZ NOT NULL
+);
+COMMENT ON TABLE files IS 'One row per log file ever indexed, known by the bytes it starts with (not by its name).';
+COMMENT ON COLUMN files.file_id IS 'Internal number of the file.';
+COMMENT ON COLUMN files.path IS 'Path under which the file was last indexed (follows rotation renames).';
+COMMENT ON COLUMN files.first_path IS 'Path under which the file was first indexed.';
+COMMENT ON COLUMN files.head IS 'Fingerprint: the first bytes of the decompressed file (up to 1 KiB).';
+COMMENT ON COLUMN files.head_len IS 'Number of bytes in head.';
+COMMENT ON COLUMN files.bytes_done IS 'Decompressed bytes indexed so far: the next line starts here.';
+COMMENT ON COLUMN files.lines_done IS 'Lines indexed so far.';
+COMMENT ON COLUMN files.last_year IS 'Year given to the last indexed year-less line; the next batch goes on from it.';
+COMMENT ON COLUMN files.last_month IS 'Month of the last indexed year-less line (a jump back to January steps the year).';
+COMMENT ON COLUMN files.first_seen IS 'When mailidx first indexed this file.';
+COMMENT ON COLUMN files.last_indexed IS 'When mailidx last added lines of this file.';
+
+CREATE TABLE lines (
+    file_id     INTEGER NOT NULL,
+    "offset"    BIGINT NOT NULL,
+    line_number BIGINT NOT NULL,
+    ts          TIMESTAMPTZ,
+    host        VARCHAR,
+    program     VARCHAR,
+    pid         INTEGER,
+    queue_id    VARCHAR,
+    kind        VARCHAR NOT NULL,
+    raw         VARCHAR NOT NULL USING COMPRESSION zstd,
+    raw_bytes   BLOB
+);
+
+CREATE TABLE events (
+    file_id        INTEGER NOT NULL,
+    line_number    BIGINT NOT NULL,
+    ts             TIMESTAMPTZ,
+    host           VARCHAR,
+    service        VARCHAR,
+    daemon         VARCHAR,
+    pid            INTEGER,
+    queue_id       VARCHAR,
+    kind           VARCHAR NOT NULL,
+    client_host    VARCHAR,
+    client_ip      VARCHAR,
+    client_port    INTEGER,
+    sender         VARCHAR,
+    recipient      VARCHAR,
+    orig_recipient VARCHAR,
+    size           BIGINT,
+    nrcpt          INTEGER,
+    message_id     VARCHAR,
+    relay          VARCHAR,
+    relay_host     VARCHAR,
+    relay_ip       VARCHAR,
+    relay_port     INTEGER,
+    conn_use       INTEGER,
+    delay          DOUBLE,
+    delay_before_qmgr DOUBLE,
+    delay_in_qmgr  DOUBLE,
+    delay_conn     DOUBLE,
+    delay_xmit     DOUBLE,
+    tls            VARCHAR,
+    dsn            VARCHAR,
+    status         VARCHAR,
+    response       VARCHAR,
+    next_queue_id  VARCHAR,
+    orig_queue_id  VARCHAR,
+    orig_client    VARCHAR,
+    sasl_method    VARCHAR,
+    sasl_username  VARCHAR,
+    sasl_sender    VARCHAR,
+    proto          VARCHAR,
+    helo           VARCHAR,
+    stage          VARCHAR,
+    code           INTEGER,
+    reason         VARCHAR,
+    action         VARCHAR,
+    severity       VARCHAR,
+    uid            INTEGER,
+    count          INTEGER,
+    detail         VARCHAR
+);
+
+CREATE TABLE meta (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR
+);
+COMMENT ON TABLE meta IS 'Index metadata: format marker and settings.';
