@@ -39,7 +39,9 @@ def pick_format(fmt: Optional[str]) -> str:
     if fmt is None:
         return output.default_format()
     if fmt not in output.FORMATS:
-        raise typer.BadParameter(f"choose one of {', '.join(output.FORMATS)}", param_hint="--format")
+        raise typer.BadParameter(
+            f"choose one of {', '.join(output.FORMATS)}", param_hint="--format"
+        )
     return fmt
 
 
@@ -78,6 +80,8 @@ def build(
     except Exception as exc:  # a bad --tz, for one
         fail(f"cannot use time zone {zone!r}: {exc}".splitlines()[0])
     options = indexer.Options(tz=zone, year=year)
+    if os.environ.get("MAILIDX_BATCH_BYTES"):  # smaller batches: for tests and tiny machines
+        options.chunk_bytes = int(os.environ["MAILIDX_BATCH_BYTES"])
     with progress_bar(paths, quiet) as progress:
         try:
             report = indexer.build(con, paths, options, progress)
@@ -108,11 +112,22 @@ class progress_bar:
     def __enter__(self):
         if not self.enabled or self.total < (64 << 20):
             return None
-        from rich.progress import (BarColumn, DownloadColumn, Progress, TimeRemainingColumn,
-                                   TransferSpeedColumn)
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
 
-        self.bar = Progress("indexing", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                            TimeRemainingColumn(), transient=True)
+        self.bar = Progress(
+            "indexing",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+        )
         self.bar.start()
         task = self.bar.add_task("index", total=self.total)
         return lambda n: self.bar.advance(task, n)
@@ -162,8 +177,12 @@ def status(db: Optional[str] = DbOption, fmt: Optional[str] = FormatOption) -> N
     if fmt == "json":
         import json
 
-        print(json.dumps(output._jsonable({"files": [dict(zip(columns, r)) for r in rows],
-                                           **summary}), indent=2))
+        print(
+            json.dumps(
+                output._jsonable({"files": [dict(zip(columns, r)) for r in rows], **summary}),
+                indent=2,
+            )
+        )
         return
     output.render(columns, rows, fmt, title="indexed files" if fmt == "table" else None)
     if fmt == "table":
@@ -185,7 +204,7 @@ def sql(
 
     if query is None:
         if sys.stdin.isatty():
-            fail("give a query: mailidx sql \"SELECT …\" (the interactive shell is not built yet)")
+            fail('give a query: mailidx sql "SELECT …" (the interactive shell is not built yet)')
         query = sys.stdin.read()
     fmt = pick_format(fmt)
     path = db_path(db)

@@ -57,8 +57,13 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
-           out: TextIO | None = None, title: str | None = None) -> None:
+def render(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    fmt: str,
+    out: TextIO | None = None,
+    title: str | None = None,
+) -> None:
     out = out or sys.stdout
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
@@ -74,8 +79,9 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
         render_table(columns, rows, out, title)
 
 
-def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO,
-                 title: str | None = None) -> None:
+def render_table(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO, title: str | None = None
+) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text

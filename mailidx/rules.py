@@ -25,6 +25,8 @@ class Rule:
     daemons: tuple[str, ...] | None  # None: any Postfix daemon
     pattern: str  # anchored at the start of the body; named groups are event columns
     const: dict[str, str] = field(default_factory=dict)
+    cut_at: tuple[str, ...] = ()  # the last field ends where the first of these starts
+    keys: tuple[str, ...] = ()  # key=value fields (KEY_FIELDS) the line may carry, by name
 
 
 def _addr(prefix: str) -> str:
@@ -41,8 +43,9 @@ DSN = r"\d\.\d{1,3}\.\d{1,3}"
 # "250 2.0.0 text", "5.7.1 text", "text": the reply code and enhanced status code are optional.
 REPLY = rf"(?:(?P<code>\d{{3}})[ -])?(?:(?P<dsn>{DSN}) )?"
 # What follows a reject's reason: smtpd "; from=<a> to=<b> proto=ESMTP helo=<h>",
-# postscreen "; from=<a>, to=<b>, proto=ESMTP, helo=<h>".
-TRAILER = r"(?:; (?:from|to|proto|helo)=.*)?"
+# postscreen "; from=<a>, to=<b>, proto=ESMTP, helo=<h>". The reason ends where the first
+# of these starts.
+TRAILER_KEYS = ("; from=", "; to=", "; proto=", "; helo=")
 
 SMTPD = ("smtpd",)
 POSTSCREEN = ("postscreen",)
@@ -77,6 +80,32 @@ CONTENT_ACTIONS = {
     "strip": "replace",
 }
 
+# The key=value fields each kind of line carries (read by name, in any order).
+ENVELOPE_KEYS = ("sender", "recipient", "proto", "helo")
+DELIVERY_KEYS = (
+    "recipient",
+    "orig_recipient",
+    "relay",
+    "conn_use",
+    "delay",
+    "delays",
+    "tls",
+    "dsn",
+    "status",
+    "response",
+    "next_queue_id",
+)
+
+# bounce(8): "QID: sender non-delivery notification: NEWQID" and its kin.
+NOTIFICATIONS = {
+    "sender non-delivery": "non_delivery",
+    "sender delay": "delay",
+    "sender delivery status": "delivery_status",
+    "sender success": "success",
+    "postmaster non-delivery": "postmaster_non_delivery",
+    "postmaster delay": "postmaster_delay",
+}
+
 PS_VIOLATIONS = (
     "BARE NEWLINE|COMMAND PIPELINING|NON-SMTP COMMAND|COMMAND TIME LIMIT"
     "|COMMAND COUNT LIMIT|COMMAND LENGTH LIMIT"
@@ -89,7 +118,9 @@ def _access_rules() -> list[Rule]:
             kind,
             CLIENT_ACTIONS,
             rf"(?P<action>{action}): (?P<stage>\S+) from (?:{CLIENT}|local): {REPLY}"
-            rf"(?P<reason>.*?){TRAILER}$",
+            r"(?P<reason>.*)$",
+            cut_at=TRAILER_KEYS,
+            keys=ENVELOPE_KEYS,
         )
         for action, kind in ACCESS_ACTIONS.items()
     ]
@@ -103,6 +134,7 @@ def _content_rules() -> list[Rule]:
             rf"(?P<action>{action}): (?P<stage>header|body|END-OF-MESSAGE) (?P<detail>.*?)"
             rf" from (?:{CLIENT}|local|\S+); from=<[^>]*> to=<[^>]*>"
             rf"(?: proto=\S+)?(?: helo=<[^>]*>)?(?:: {REPLY}(?P<reason>.*))?$",
+            keys=ENVELOPE_KEYS,
         )
         for action, kind in CONTENT_ACTIONS.items()
     ]
@@ -114,9 +146,15 @@ RULES: list[Rule] = [
     Rule(
         "disconnect",
         SMTPD,
-        rf"disconnect from {CLIENT}(?: (?P<detail>.*?(?:commands=(?P<count>\d+)\S*)?))?$",
+        rf"disconnect from {CLIENT} ?(?P<detail>.*)$",
+        keys=("count",),
     ),
-    Rule("client", SMTPD, rf"client={CLIENT}(?:, .*)?$"),
+    Rule(
+        "client",
+        SMTPD,
+        rf"client={CLIENT}(?:, .*)?$",
+        keys=("sasl_method", "sasl_username", "sasl_sender", "orig_queue_id", "orig_client"),
+    ),
     Rule(
         "lost_connection",
         SMTPD,
@@ -135,6 +173,26 @@ RULES: list[Rule] = [
         SMTPD,
         rf"warning: {CLIENT}: SASL (?P<sasl_method>[\w-]+) authentication failed:? ?(?P<reason>.*)$",
         {"severity": "warning"},
+        cut_at=(", sasl_username=",),
+        keys=("sasl_username",),
+    ),
+    # warnings that name the client get its address too (for the connections view)
+    Rule(
+        "warning",
+        SMTPD,
+        r"(?P<severity>warning): (?P<detail>hostname (?P<client_host>\S+) does not resolve to"
+        r" address (?P<client_ip>[^\s:]+).*)$",
+    ),
+    Rule(
+        "warning",
+        SMTPD,
+        r"(?P<severity>warning): (?P<detail>(?P<client_ip>[\da-fA-F.:]+): hostname"
+        r" (?P<client_host>\S+) verification failed.*)$",
+    ),
+    Rule(
+        "warning",
+        SMTPD,
+        rf"(?P<severity>warning): (?P<detail>.*? from {CLIENT}(?:[: ].*)?)$",
     ),
     Rule(
         "violation",
@@ -150,7 +208,7 @@ RULES: list[Rule] = [
     Rule(
         "pregreet",
         POSTSCREEN,
-        rf"PREGREET (?P<count>\d+) after (?P<detail>[\d.]+) from {PS_CLIENT}: (?P<reason>.*)$",
+        rf"PREGREET (?P<count>\d+) after [\d.]+ from {PS_CLIENT}: (?P<detail>.*)$",
     ),
     Rule("dnsbl", POSTSCREEN, rf"DNSBL rank (?P<count>\d+) for {PS_CLIENT}$"),
     Rule(
@@ -167,8 +225,8 @@ RULES: list[Rule] = [
     Rule(
         "violation",
         POSTSCREEN,
-        rf"(?P<action>{PS_VIOLATIONS})(?: (?P<count>\d+))? (?:after (?P<detail>[\d.]+) )?"
-        rf"from {PS_CLIENT}(?: after (?P<stage>\S+))?(?:: (?P<reason>.*))?$",
+        rf"(?P<action>{PS_VIOLATIONS})(?: (?P<count>\d+))?(?: after [\d.]+)? from {PS_CLIENT}"
+        r"(?P<detail>.*)$",
     ),
     Rule("disconnect", POSTSCREEN + ("tlsproxy",), rf"DISCONNECT {PS_CLIENT}$"),
     Rule(
@@ -195,16 +253,23 @@ RULES: list[Rule] = [
         "queued",
         ("qmgr",),
         r"from=(?:<[^>]*>|[^,]*), size=(?P<size>\d+), nrcpt=(?P<nrcpt>\d+) \(queue active\)$",
+        keys=("sender",),
     ),
     Rule("removed", ("qmgr",), r"removed$"),
     Rule(
         "expired",
         ("qmgr",),
         r"from=(?:<[^>]*>|[^,]*), status=(?P<status>expired|force-expired), returned to sender$",
+        keys=("sender",),
     ),
     Rule("skipped", ("qmgr",), r"skipped, still being delivered$"),
     # --- delivery agents (smtp, lmtp, local, virtual, pipe, error, retry, discard, qmgr) --------
-    Rule("delivery", None, r"to=(?:<[^>]*>|[^,]*), .*status=(?P<status>\S+)(?: \((?P<response>.*)\))?$"),
+    Rule(
+        "delivery",
+        None,
+        r"to=(?:<[^>]*>|[^,]*), .*status=[\w-]+(?: \(.*\))?$",
+        keys=DELIVERY_KEYS,
+    ),
     Rule(
         "connect_failed",
         SMTP,
@@ -237,18 +302,26 @@ RULES: list[Rule] = [
     ),
     Rule("pix_workarounds", SMTP, rf"enabling PIX workarounds: (?P<detail>.*) for {RELAY}$"),
     # --- bounce --------------------------------------------------------------------------------
+    *[
+        Rule(
+            "notification",
+            ("bounce",),
+            rf"{wording} notification: (?P<next_queue_id>\S+)$",
+            {"action": action},
+        )
+        for wording, action in NOTIFICATIONS.items()
+    ],
     Rule(
-        "notification",
+        "notification_failed",
         ("bounce",),
-        r"(?P<action>(?:sender|postmaster) (?:non-delivery|delay|delivery status|success))"
-        r" notification: (?P<next_queue_id>\S+)$",
+        r"(?P<severity>warning): (?P<detail>(?:postmaster|sender) notice failed .*)$",
     ),
-    Rule("notification_failed", ("bounce",), r"(?P<detail>.*notification failed.*)$"),
     # --- pickup, postsuper ---------------------------------------------------------------------
     Rule(
         "pickup",
         ("pickup",),
         r"uid=(?P<uid>\d+) from=(?:<[^>]*>|\S*)(?: orig_id=(?P<orig_queue_id>\S+))?$",
+        keys=("sender",),
     ),
     Rule("deleted", ("postsuper",), r"removed$"),
     Rule("requeued", ("postsuper",), r"requeued$"),
@@ -262,7 +335,7 @@ RULES: list[Rule] = [
     ),
     # --- master, postfix-script, anvil, scache -------------------------------------------------
     Rule("master_start", ("master",), r"daemon started -- (?P<detail>.*)$"),
-    Rule("master_reload", ("master",), r"reload -- (?P<detail>.*)$"),
+    Rule("master_reload", ("master",), r"reload (?:-- )?(?P<detail>.*)$"),
     Rule("master_stop", ("master",), r"terminating on signal (?P<detail>.*)$"),
     Rule(
         "anvil_stats",
@@ -288,11 +361,12 @@ class KeyField:
 
     column: str
     gate: str
-    pattern: str
+    pattern: str  # RE2; its first group is the value. Empty when ``sql`` gives the value.
     keep_empty: bool = False  # the null sender '<>' is the empty string, not NULL
+    sql: str = ""  # a SQL expression over ``body`` instead of a pattern (cheaper for tails)
 
 
-ADDRESS = r"(<[^>]*>|[^<,\s][^,\s]*|)"
+ADDRESS = r"(<[^>]*>|[^<,\s][^,\s]*)"  # the group is never empty: "<>" for the null sender
 
 KEY_FIELDS: list[KeyField] = [
     KeyField("sender", "from=", rf"(?:^|[\s,;])from={ADDRESS}", keep_empty=True),
@@ -311,8 +385,19 @@ KEY_FIELDS: list[KeyField] = [
     KeyField("orig_queue_id", "orig_queue_id=", r"orig_queue_id=([0-9A-Za-z]+)"),
     KeyField("orig_client", "orig_client=", r"orig_client=([^,\s]+)"),
     KeyField("proto", "proto=", r"(?:^|[\s,;])proto=(\w+)"),
-    KeyField("helo", "helo=", r"(?:^|[\s,;])helo=<([^>]*)>"),
+    KeyField("helo", "helo=", r"(?:^|[\s,;])helo=(<[^>]*>)", keep_empty=True),
     KeyField("next_queue_id", " as ", r"(?:queued|forwarded) as ([0-9A-Za-z]+)"),
+    KeyField("count", "commands=", r" commands=(?:\d+/)?(\d+)"),  # commands=ok/total
+    KeyField("status", ", status=", r", status=([\w-]+)"),
+    # status=sent (250 2.0.0 Ok: queued as X): the response is what the parentheses hold.
+    KeyField(
+        "response",
+        ", status=",
+        "",
+        sql="CASE WHEN ends_with(body, ')') AND contains(substr(body, strpos(body, ', status=')), ' (') "
+        "THEN substr(body, strpos(body, ', status=') + strpos(substr(body, strpos(body, ', status=')), ' (') + 1, "
+        "length(body) - strpos(body, ', status=') - strpos(substr(body, strpos(body, ', status=')), ' (') - 1) END",
+    ),
 ]
 
 # delays=a/b/c/d: time before the queue manager, in it, connection set-up, transmission.

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 HEAD_BYTES = 1024  # a file is known by its first bytes (see the indexer)
-CHUNK_BYTES = 32 << 20
+CHUNK_BYTES = 32 << 20  # one batch: about 250,000 lines
+READ_BLOCK = 1 << 20
 DEFAULT_GLOBS = ("/var/log/maillog*", "/var/log/mail.log*")
 MAGIC = {
     b"\x1f\x8b": "gzip",
@@ -86,7 +87,9 @@ def open_source(path: str) -> Source:
         _check_text(path, head)
         return Source(path, None, None, stream, head, final=True)
     if os.path.isdir(path):
-        raise SourceError(f"{path}: is a directory; give the log files in it (e.g. {path}/maillog*)")
+        raise SourceError(
+            f"{path}: is a directory; give the log files in it (e.g. {path}/maillog*)"
+        )
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed by Source.close
     except FileNotFoundError:
@@ -156,28 +159,40 @@ def skip(source: Source, offset: int) -> None:
         to_skip -= len(block)
 
 
-def chunks(source: Source, offset: int, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
+def chunks(
+    source: Source, offset: int, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[tuple[int, bytes]]:
     """Yield (start offset, bytes) of complete lines from ``offset`` on.
 
     A last line without a newline is held back unless the source is final (compressed or
     stdin); a growing plain file gets it on the next run, once Postfix has finished it.
-    Read errors (a truncated .gz) raise SourceError after the good chunks were yielded.
+    Read errors (a truncated .gz) raise SourceError after the lines read before the damage
+    were yielded.
     """
     pending = source.head[offset:] if offset < len(source.head) else b""
     skip(source, offset)
     start = offset
     while True:
-        try:
-            block = source.stream.read(chunk_bytes)
-        except READ_ERRORS as exc:
-            raise SourceError(f"{source.path}: {describe_read_error(exc)}") from None
-        data = pending + block if pending else block
+        blocks, size, error = [pending], len(pending), None
+        while size < chunk_bytes:
+            try:
+                block = source.stream.read(min(READ_BLOCK, chunk_bytes))
+            except READ_ERRORS as exc:
+                error = exc
+                break
+            if not block:
+                break
+            blocks.append(block)
+            size += len(block)
+        data = b"".join(blocks)
         cut = data.rfind(b"\n") + 1
         if cut:
             yield start, data[:cut]
             start += cut
         pending = data[cut:]
-        if not block:
+        if error is not None:
+            raise SourceError(f"{source.path}: {describe_read_error(error)}")
+        if size < chunk_bytes:
             break
     if pending and source.final:
         yield start, pending + b"\n"

@@ -99,9 +99,7 @@ def check_is_index(con, path: str) -> None:
     row = rows[0] if rows else None
     if not row or row[0] != FORMAT:
         con.close()
-        raise IndexError_(
-            f"{path} is a DuckDB database but not a mailidx index; pass another --db"
-        )
+        raise IndexError_(f"{path} is a DuckDB database but not a mailidx index; pass another --db")
 
 
 def migrate(con, path: str) -> None:
@@ -109,9 +107,7 @@ def migrate(con, path: str) -> None:
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     if tables and "meta" not in tables:
         con.close()
-        raise IndexError_(
-            f"{path} is a DuckDB database but not a mailidx index; pass another --db"
-        )
+        raise IndexError_(f"{path} is a DuckDB database but not a mailidx index; pass another --db")
     if "meta" in tables:
         check_is_index(con, path)
     applied = _meta(con, "schema_version")

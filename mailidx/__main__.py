@@ -1,0 +1,3 @@
+from mailidx.cli import main
+
+main()
