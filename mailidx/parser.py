@@ -55,7 +55,9 @@ RFC5424_HEADER = (
     r"(?P<msg>.*)$"
 )
 HEADER_NAMES = ["ts", "host", "program", "pid", "msg"]
-QUEUE_ID = r"NOQUEUE|[0-9A-F]{5,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}"
+# Short IDs are upper-case hex, long ones base-52 without vowels; sanitised logs carry
+# other tokens (ABC123), so any upper-case or digit-bearing word before ": " counts.
+QUEUE_ID = r"NOQUEUE|[0-9A-Z]{5,}|[0-9A-Za-z]*[0-9][0-9A-Za-z]*|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}"
 WARNING_QUEUE_ID = r"^warning: ([0-9A-F]{5,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}): "
 MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
 MONTH_OF = {MONTHS[i : i + 3].encode(): i // 3 + 1 for i in range(0, 36, 3)}
@@ -244,7 +246,7 @@ WITH f AS (
     FROM c
 ), r AS (
     SELECT *,
-        CASE WHEN is_postfix AND qcolon BETWEEN 6 AND 21
+        CASE WHEN is_postfix AND qcolon BETWEEN 6 AND 26
                   AND regexp_full_match(substr(msg, 1, qcolon - 1), {sql_str(QUEUE_ID)})
              THEN substr(msg, 1, qcolon - 1) END AS qid,
         -- "warning: QID: text": the queue ID of a warning about one message
@@ -260,10 +262,11 @@ WITH f AS (
                      ['%Y %b %d %H:%M:%S', '%Y %b %d %H:%M:%S.%f']) AS TIMESTAMPTZ)
              ELSE TRY_CAST(ts_text AS TIMESTAMPTZ) END AS ts,
         CASE WHEN qid <> 'NOQUEUE' THEN qid ELSE warning_qid END AS queue_id,
-        CASE WHEN NOT is_postfix THEN NULL WHEN qid IS NOT NULL THEN substr(msg, qcolon + 2)
+        rtrim(CASE WHEN NOT is_postfix THEN NULL
+             WHEN qid IS NOT NULL THEN substr(msg, qcolon + 2)
              WHEN warning_qid IS NOT NULL
              THEN 'warning: ' || substr(msg, length(warning_qid) + 12)
-             ELSE msg END AS body
+             ELSE msg END) AS body
     FROM r
 )
 SELECT *, {classify_sql()} AS rule,

@@ -78,6 +78,12 @@ CONTENT_ACTIONS = {
     "info": "info",
     "bcc": "info",
     "strip": "replace",
+    "milter-header-add": "milter_header",
+    "milter-header-insert": "milter_header",
+    "milter-header-replace": "milter_header",
+    "milter-header-delete": "milter_header",
+    "milter-header-redirect": "redirect",
+    "milter-header-discard": "discard",
 }
 
 # The key=value fields each kind of line carries (read by name, in any order).
@@ -108,7 +114,42 @@ NOTIFICATIONS = {
 
 PS_VIOLATIONS = (
     "BARE NEWLINE|COMMAND PIPELINING|NON-SMTP COMMAND|COMMAND TIME LIMIT"
-    "|COMMAND COUNT LIMIT|COMMAND LENGTH LIMIT"
+    "|COMMAND COUNT LIMIT|COMMAND LENGTH LIMIT|DATA without valid RCPT|BDAT without valid RCPT"
+)
+
+# What Postfix logs with -v (verbose) or at debug_peer_level: internal state, not mail.
+VERBOSE = "|".join(
+    (
+        r"[a-z][a-z0-9]*_[a-z0-9_]*: ",  # function_name: … (been_here, match_string, …)
+        r"(?:input attribute|send attr) ",
+        r"\S+ socket: wanted attribute: ",
+        r"[<>] \S+: ",  # the SMTP conversation
+        r">>> .* <<<$",
+        r"\w+ = ",
+        r"[\d./:\[\]a-fA-F]+(?: [\d./:\[\]a-fA-F]+)*$",  # mynetworks
+        r"(?:start|end|done) [\w .>-]*(?:scan|list|incoming)$",
+        r"(?:mynetworks|fsspace): ",
+        r"(?:initial|extracted) envelope ",
+        r"open (?:incoming|active|deferred|hold)/",
+        r"(?:before |after )?(?:input_transp_cleanup: )?cleanup flags = ",
+        r"(?:rewrite|proxymap) stream disconnect$",
+        r"(?:request|recipient limit|process generation|wakeup|connection established"
+        r"|connection closed|connecting to|lookup \S+ type|begin \S+ address list"
+        r"|pref +\d+ host|host name lookup methods|Compiled against|Run-time linked"
+        r"|\d+ \([W?]\)$|\.: block size)",
+    )
+)
+# Informational lines a postmaster may want to see, none about one message's fate.
+NOTICES = "|".join(
+    (
+        r"discarding EHLO keywords: ",
+        r"table \S+ has changed -- restarting",
+        r"(?:idle timeout|master disconnect) -- exiting",
+        r"connect to subsystem ",
+        r"bare <LF> received after ",
+        r"passing <[^>]*> to transport=",
+        r"using backwards-compatible default setting ",
+    )
 )
 
 
@@ -169,6 +210,11 @@ RULES: list[Rule] = [
     ),
     Rule("tls_failed", SMTPD + ("tlsproxy",), rf"SSL_accept error from {CLIENT}: (?P<reason>.*)$"),
     Rule(
+        "tls_failed",
+        ("tlsproxy",),
+        rf"TLS handshake failed for service=(?P<detail>\S+) peer={PS_CLIENT}$",
+    ),
+    Rule(
         "sasl_failed",
         SMTPD,
         rf"warning: {CLIENT}: SASL (?P<sasl_method>[\w-]+) authentication failed:? ?(?P<reason>.*)$",
@@ -201,8 +247,22 @@ RULES: list[Rule] = [
         r" ?(?P<detail>.*)$",
     ),
     *_access_rules(),
+    Rule(
+        "proxy_accept",
+        SMTPD,
+        rf"(?P<action>proxy-accept): (?P<stage>\S+): {REPLY}(?P<reason>.*)$",
+        cut_at=TRAILER_KEYS,
+        keys=(*ENVELOPE_KEYS, "next_queue_id"),
+    ),
+    Rule(
+        "proxy_reject",
+        SMTPD,
+        rf"(?P<action>proxy-reject): (?P<stage>\S+): {REPLY}(?P<reason>.*)$",
+        cut_at=TRAILER_KEYS,
+        keys=ENVELOPE_KEYS,
+    ),
     # --- postscreen, dnsblog, tlsproxy ---------------------------------------------------------
-    Rule("connect", POSTSCREEN + ("tlsproxy",), rf"CONNECT from {PS_CLIENT} to \[(?P<detail>.*)$"),
+    Rule("connect", POSTSCREEN + ("tlsproxy",), rf"CONNECT from {PS_CLIENT}(?: to (?P<detail>.*))?$"),
     Rule("pass_new", POSTSCREEN, rf"PASS NEW {PS_CLIENT}$", {"action": "PASS NEW"}),
     Rule("pass_old", POSTSCREEN, rf"PASS OLD {PS_CLIENT}$", {"action": "PASS OLD"}),
     Rule(
@@ -242,7 +302,7 @@ RULES: list[Rule] = [
     Rule(
         "cache_cleanup",
         None,
-        r"cache (?P<detail>\S+) full cleanup: (?P<reason>.*)$",
+        r"cache (?P<detail>.+) (?:full|partial) cleanup: (?P<reason>.*)$",
     ),
     # --- cleanup -------------------------------------------------------------------------------
     Rule("message_id", ("cleanup",), r"message-id=<?(?P<message_id>[^>]*)>?$"),
@@ -267,7 +327,7 @@ RULES: list[Rule] = [
     Rule(
         "delivery",
         None,
-        r"to=(?:<[^>]*>|[^,]*), .*status=[\w-]+(?: \(.*\))?$",
+        r"to=(?:<[^>]*>|[^,]*), (?:orig_to=(?:<[^>]*>|[^,]*), )?relay=",
         keys=DELIVERY_KEYS,
     ),
     Rule(
@@ -298,7 +358,13 @@ RULES: list[Rule] = [
     Rule(
         "tls_failed",
         SMTP,
-        rf"server certificate verification failed for {RELAY}: (?P<reason>.*)$",
+        rf"(?:server )?certificate verification failed for {RELAY}: (?P<reason>.*)$",
+    ),
+    Rule(
+        "sasl_failed",
+        SMTP,
+        rf"SASL authentication failed; (?:server|cannot authenticate to server) {RELAY}"
+        r"(?: said)?:? ?(?P<reason>.*)$",
     ),
     Rule("pix_workarounds", SMTP, rf"enabling PIX workarounds: (?P<detail>.*) for {RELAY}$"),
     # --- bounce --------------------------------------------------------------------------------
@@ -340,7 +406,7 @@ RULES: list[Rule] = [
     Rule(
         "anvil_stats",
         ("anvil",),
-        r"statistics: max (?P<action>[a-z ]+?) (?P<count>\d+)(?:/\d+s)?"
+        r"statistics: max (?P<action>[a-z ]+?) (?P<count>\d+)(?:/\d+[smhd])?"
         r"(?: for \((?P<detail>[^:)]*:(?P<client_ip>[^)]*))\))?(?: at (?P<reason>.*))?$",
     ),
     Rule("scache_stats", ("scache",), r"statistics: (?P<detail>.*)$"),
@@ -350,6 +416,8 @@ RULES: list[Rule] = [
     Rule("error", None, r"(?P<severity>error): (?P<detail>.*)$"),
     Rule("fatal", None, r"(?P<severity>fatal): (?P<detail>.*)$"),
     Rule("panic", None, r"(?P<severity>panic): (?P<detail>.*)$"),
+    Rule("notice", None, rf"(?P<detail>(?:{NOTICES}).*)$"),
+    Rule("debug", None, rf"(?P<detail>(?:{VERBOSE}).*)$"),
     Rule("script", ("postfix-script", "postlog", "postfix"), r"(?P<detail>.+)$"),
 ]
 
