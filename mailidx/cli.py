@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Optional
 
 import typer
 
@@ -31,11 +30,11 @@ def fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def db_path(db: Optional[str]) -> str:
+def db_path(db: str | None) -> str:
     return db or default_db_path()
 
 
-def pick_format(fmt: Optional[str]) -> str:
+def pick_format(fmt: str | None) -> str:
     if fmt is None:
         return output.default_format()
     if fmt not in output.FORMATS:
@@ -59,10 +58,13 @@ def local_zone() -> str:
 @app.command()
 def build(
     paths: list[str] = typer.Argument(None, help="Log files (plain, .gz, .bz2, .xz; - = stdin)"),
-    db: Optional[str] = DbOption,
-    tz: Optional[str] = typer.Option(None, help="Zone of times without an offset [default: local]"),
-    year: Optional[int] = typer.Option(None, help="Year of the first year-less line of each file"),
+    db: str | None = DbOption,
+    tz: str | None = typer.Option(None, help="Zone of times without an offset [default: local]"),
+    year: int | None = typer.Option(None, help="Year of the first year-less line of each file"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary"),
+    batch_mb: int = typer.Option(
+        64, "--batch-mb", min=1, help="Lines committed together, in MiB (memory ≈ 15× this)"
+    ),
 ) -> None:
     """Index new lines of each log file; re-running adds only what is new."""
     from mailidx import indexer, sources, store
@@ -79,8 +81,8 @@ def build(
         fail(str(exc))
     except Exception as exc:  # a bad --tz, for one
         fail(f"cannot use time zone {zone!r}: {exc}".splitlines()[0])
-    options = indexer.Options(tz=zone, year=year)
-    if os.environ.get("MAILIDX_BATCH_BYTES"):  # smaller batches: for tests and tiny machines
+    options = indexer.Options(tz=zone, year=year, chunk_bytes=batch_mb << 20)
+    if os.environ.get("MAILIDX_BATCH_BYTES"):  # byte-sized batches, for tests
         options.chunk_bytes = int(os.environ["MAILIDX_BATCH_BYTES"])
     with progress_bar(paths, quiet) as progress:
         try:
@@ -145,7 +147,7 @@ def _size(path: str) -> int:
 
 
 @app.command()
-def status(db: Optional[str] = DbOption, fmt: Optional[str] = FormatOption) -> None:
+def status(db: str | None = DbOption, fmt: str | None = FormatOption) -> None:
     """Indexed files, offsets, fingerprints, counts, time range and size of the index."""
     from mailidx import store
 
@@ -186,16 +188,16 @@ def status(db: Optional[str] = DbOption, fmt: Optional[str] = FormatOption) -> N
         return
     output.render(columns, rows, fmt, title="indexed files" if fmt == "table" else None)
     if fmt == "table":
-        output.render(list(summary), [list(summary.values())], fmt, title="index")
+        output.render(["", "index"], [[k, v] for k, v in summary.items()], fmt)
     else:
         output.note(", ".join(f"{k}={output._cell(v)}" for k, v in summary.items()))
 
 
 @app.command()
 def sql(
-    query: Optional[str] = typer.Argument(None, help="SQL to run (read-only)"),
-    db: Optional[str] = DbOption,
-    fmt: Optional[str] = FormatOption,
+    query: str | None = typer.Argument(None, help="SQL to run (read-only)"),
+    db: str | None = DbOption,
+    fmt: str | None = FormatOption,
 ) -> None:
     """Run SQL against the index (one statement, read-only)."""
     import duckdb

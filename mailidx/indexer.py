@@ -41,17 +41,14 @@ class Options:
     chunk_bytes: int = sources.CHUNK_BYTES
 
 
+ARROW_BATCH_ROWS = 32 * 1024
 Progress = Callable[[int], None]  # called with the number of bytes just indexed
 
 
 def match_file(known: list[store.FileState], head: bytes) -> store.FileState | None:
     """The known file this head belongs to: one starts with the other (longest match wins)."""
-    best = None
-    for state in known:
-        if head.startswith(state.head) or state.head.startswith(head):
-            if best is None or len(state.head) > len(best.head):
-                best = state
-    return best
+    matches = [s for s in known if head.startswith(s.head) or s.head.startswith(head)]
+    return max(matches, key=lambda s: len(s.head), default=None)
 
 
 def first_year(source: Source, first_chunk: bytes, options: Options) -> int:
@@ -106,7 +103,7 @@ def to_batch(chunk: bytes, offset: int, first_line: int, state: store.FileState)
     line_years, state.last_year, state.last_month = parser.years(
         data, starts, state.last_year, state.last_month
     )
-    return pa.table(
+    table = pa.table(
         {
             "line_number": pa.array(np.arange(first_line, first_line + n, dtype=np.int64)),
             "offset": pa.array(starts + offset),
@@ -115,6 +112,8 @@ def to_batch(chunk: bytes, offset: int, first_line: int, state: store.FileState)
             "year": pa.array(line_years),
         }
     )
+    # DuckDB scans an Arrow table one record batch per thread: give it several.
+    return pa.Table.from_batches(table.to_batches(max_chunksize=ARROW_BATCH_ROWS))
 
 
 def _decode_mixed(parts: list[bytes]) -> tuple[pa.Array, pa.Array]:
@@ -135,21 +134,23 @@ def append_batch(con, state: store.FileState, batch: pa.Table, end_offset: int) 
 
     Returns (events, unparsed) of the batch.
     """
-    header, events = parser.compiled_sql()
     kinds = parser._kind_list_sql()
     con.register("batch", batch)
     con.execute("BEGIN")
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {header}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {parser.compiled_header()}")
         con.execute(
             f"""INSERT INTO lines SELECT $file_id, "offset", line_number, ts, host, program, pid,
                 queue_id, CASE WHEN rule >= 0 THEN {kinds}[rule + 1] ELSE fallback_kind END,
                 raw, raw_bytes FROM parsed""",
             {"file_id": state.file_id},
         )
-        con.execute(
-            f"INSERT INTO events SELECT $file_id, * FROM ({events})", {"file_id": state.file_id}
-        )
+        for table, columns in store.event_tables(con).items():
+            fields = tuple(c for c in columns if c not in parser.EVENT_COMMON)
+            sql = parser.compiled_events(table, fields)
+            con.execute(
+                f"INSERT INTO {table} SELECT $file_id, * FROM ({sql})", {"file_id": state.file_id}
+            )
         n_events, n_unparsed = con.execute(
             "SELECT count(*) FILTER (WHERE rule >= 0), count(*) FILTER (WHERE rule = -1) "
             "FROM parsed"
@@ -165,6 +166,28 @@ def append_batch(con, state: store.FileState, batch: pa.Table, end_offset: int) 
     finally:
         con.unregister("batch")
     return n_events, n_unparsed
+
+
+def parse_lines(lines: list[str], *, year: int = 2026, tz: str = "UTC") -> list[dict]:
+    """Index ``lines`` into a throw-away in-memory index and return one dict per line: its
+    log_lines columns and, for events, every events column. The indexer's own path, with no
+    file: this is how the tests (and the curious) call the parser."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    store.migrate(con, ":memory:")
+    con.execute("SET TimeZone = ?", [tz])
+    state = store.FileState(1, "-", b"", 0, 0, year, None, is_new=True)
+    data = "".join(line + "\n" for line in lines).encode()
+    append_batch(con, state, to_batch(data, 0, 1, state), len(data))
+    rows = con.execute(
+        "SELECT l.*, e.* EXCLUDE (file_id, line_number, ts, host, pid, queue_id, kind) "
+        "FROM log_lines l LEFT JOIN events e USING (line_number) ORDER BY line_number"
+    )
+    names = [d[0] for d in rows.description]
+    out = [dict(zip(names, row)) for row in rows.fetchall()]
+    con.close()
+    return out
 
 
 def save_state(con, state: store.FileState) -> None:

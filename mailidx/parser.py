@@ -13,7 +13,7 @@ step yields ts, host, program, pid, service, daemon, queue_id, body, rule (index
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 from mailidx.rules import (
     DELAYS_COLUMNS,
@@ -22,6 +22,7 @@ from mailidx.rules import (
     POSTFIX_DAEMONS,
     RULES,
     Rule,
+    table_of,
 )
 
 # Column types of events that are not VARCHAR.
@@ -37,13 +38,59 @@ TYPES = {
     "count": "INTEGER",
 }
 
-EVENT_FIELDS = (
-    "client_host client_ip client_port sender recipient orig_recipient size nrcpt message_id "
-    "relay relay_host relay_ip relay_port conn_use delay delay_before_qmgr delay_in_qmgr "
-    "delay_conn delay_xmit tls dsn status response next_queue_id orig_queue_id orig_client "
-    "sasl_method sasl_username sasl_sender proto helo stage code reason action severity uid "
-    "count detail"
-).split()
+# Columns every ev_* table starts with; the rest are the fields of its kinds.
+EVENT_COMMON = (
+    "file_id",
+    "line_number",
+    "ts",
+    "host",
+    "service",
+    "daemon",
+    "pid",
+    "queue_id",
+    "kind",
+)
+EVENT_FIELDS = [
+    "client_host",
+    "client_ip",
+    "client_port",
+    "sender",
+    "recipient",
+    "orig_recipient",
+    "size",
+    "nrcpt",
+    "message_id",
+    "relay",
+    "relay_host",
+    "relay_ip",
+    "relay_port",
+    "conn_use",
+    "delay",
+    "delay_before_qmgr",
+    "delay_in_qmgr",
+    "delay_conn",
+    "delay_xmit",
+    "tls",
+    "dsn",
+    "status",
+    "response",
+    "next_queue_id",
+    "orig_queue_id",
+    "orig_client",
+    "sasl_method",
+    "sasl_username",
+    "sasl_sender",
+    "proto",
+    "helo",
+    "stage",
+    "code",
+    "reason",
+    "action",
+    "severity",
+    "uid",
+    "count",
+    "detail",
+]
 
 SYSLOG_HEADER = (
     r"^(?:<\d+>)?(?P<ts>(?:[A-Z][a-z]{2} +\d{1,2} |\d{4}-\d\d-\d\d[T ])\d\d:\d\d:\d\d"
@@ -57,7 +104,9 @@ RFC5424_HEADER = (
 HEADER_NAMES = ["ts", "host", "program", "pid", "msg"]
 # Short IDs are upper-case hex, long ones base-52 without vowels; sanitised logs carry
 # other tokens (ABC123), so any upper-case or digit-bearing word before ": " counts.
-QUEUE_ID = r"NOQUEUE|[0-9A-Z]{5,}|[0-9A-Za-z]*[0-9][0-9A-Za-z]*|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}"
+QUEUE_ID = (
+    r"NOQUEUE|[0-9A-Z]{5,}|[0-9A-Za-z]*[0-9][0-9A-Za-z]*|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}"
+)
 WARNING_QUEUE_ID = r"^warning: ([0-9A-F]{5,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,}): "
 MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
 MONTH_OF = {MONTHS[i : i + 3].encode(): i // 3 + 1 for i in range(0, 36, 3)}
@@ -220,7 +269,8 @@ WITH f AS (
 ), p AS (
     SELECT line_number, "offset", raw, raw_bytes, year, ts_text, host,
         CASE WHEN NOT fast THEN tag
-             WHEN ends_with(tag, ']') AND contains(tag, '[') THEN substr(tag, 1, strpos(tag, '[') - 1)
+             WHEN ends_with(tag, ']') AND contains(tag, '[')
+             THEN substr(tag, 1, strpos(tag, '[') - 1)
              ELSE tag END AS program,
         CASE WHEN NOT fast THEN TRY_CAST(nullif(h.pid, '') AS INTEGER)
              WHEN ends_with(tag, ']') AND contains(tag, '[')
@@ -297,151 +347,177 @@ def _empty(expr: str, column: str) -> str:
 
 KEYS = {k.column: k for k in KEY_FIELDS}
 RELAY_PARTS = {
-    "relay_host": "CASE WHEN contains(k_relay, '[') THEN left(k_relay, strpos(k_relay, '[') - 1) END",
-    "relay_ip": "CASE WHEN contains(k_relay, '[') THEN split_part(split_part(k_relay, '[', 2), ']', 1) END",
+    "relay_host": "CASE WHEN contains(k_relay, '[') "
+    "THEN left(k_relay, strpos(k_relay, '[') - 1) END",
+    "relay_ip": "CASE WHEN contains(k_relay, '[') "
+    "THEN split_part(split_part(k_relay, '[', 2), ']', 1) END",
     "relay_port": "CASE WHEN contains(k_relay, ']:') THEN split_part(k_relay, ']:', 2) END",
 }
 
 
 def key_sql(column: str) -> str:
-    """A ``key=value`` field of the body, by name; NULL when the line does not carry it."""
+    """A ``key=value`` field of the body, by name; NULL when the line does not carry it.
+
+    Works on ``sbody`` (the body after one space), where every key follows a space.
+    """
     k = KEYS[column]
-    value = k.sql or f"regexp_extract(body, {sql_str(k.pattern)}, 1)"
-    value = f"trim(nullif({value}, ''), '<>')" if k.keep_empty else f"nullif({value}, '')"
-    return f"CASE WHEN contains(body, {sql_str(k.gate)}) THEN {value} END"
+    if k.sql:
+        return f"nullif({k.sql}, '')"
+    v = f"split_part(sbody, {sql_str(' ' + k.key + '=')}, 2)"
+    if k.style == "address":  # <a@b> ("<>" is the null sender: '') or a bare a@b
+        value = (
+            f"CASE WHEN {v} = '' THEN NULL WHEN starts_with({v}, '<') "
+            f"THEN split_part(substr({v}, 2), '>', 1) "
+            f"ELSE nullif(split_part(split_part({v}, ',', 1), ' ', 1), '') END"
+        )
+    elif k.style == "word":
+        value = f"nullif(split_part(split_part({v}, ' ', 1), ',', 1), '')"
+    else:
+        value = f"nullif(split_part({v}, ', ', 1), '')"
+    if column == "count":
+        value = f"string_split({value}, '/')[-1]"
+    return value
 
 
-def branch_sql(index: int, rule: Rule, source: str) -> str | None:
-    """The SELECT for one rule's lines: its captures, constants and key fields as ``c_*``
-    columns (its own regex runs once per line, and only on its own lines)."""
-    inner, cols = [], []
-    captured = set()
-    if any(not n.startswith("_") for n in group_names(rule.pattern)):
-        head, tail = split_tail(rule.pattern)
-        regex = f"^(?P<_head>{head})" if tail else "^" + head
-        names = group_names(regex)
-        name_list = "[" + ", ".join(sql_str(n) for n in names) + "]"
-        inner.append(f"regexp_extract(body, {sql_str(regex)}, {name_list}) AS m")
-        for name in names:
-            if not name.startswith("_"):
-                cols.append(f"{_empty(f'm.{name}', name)} AS c_{name}")
-                captured.add(name)
-        if tail:
-            rest = "substr(body, length(m._head) + 1)"
-            if rule.cut_at:
-                rest = cut_at_sql(rest, rule.cut_at)
-            cols.append(f"{_empty(rest, tail)} AS c_{tail}")
-            captured.add(tail)
-    for column, value in rule.const.items():
-        cols.append(f"{sql_str(value)} AS c_{column}")
-    for column in rule.keys:
-        if column == "delays":
-            names = "[" + ", ".join(sql_str(c) for c in DELAYS_COLUMNS) + "]"
-            inner.append(
-                f"CASE WHEN contains(body, 'delays=') THEN "
-                f"regexp_extract(body, {sql_str(DELAYS_PATTERN)}, {names}) END AS d"
-            )
-            cols.extend(f"d.{c} AS c_{c}" for c in DELAYS_COLUMNS)
-        elif column == "relay":
-            inner.append(f"{key_sql('relay')} AS k_relay")
-            cols.append("k_relay AS c_relay")
-            cols.extend(f"{expr} AS c_{name}" for name, expr in RELAY_PARTS.items())
-        elif column not in captured:
-            cols.append(f"{key_sql(column)} AS c_{column}")
-    if not cols:
-        return None
-    base = "line_number, rule, ts, host, service, daemon, pid, queue_id"
-    star = ", ".join(["*", *inner])
-    return (
-        f"SELECT {base}, {', '.join(cols)} FROM (SELECT {star} FROM {source} WHERE rule = {index})"
+def rule_regex(rule: Rule) -> tuple[str, list[str], str | None]:
+    """The regex that captures a rule's fields, its group names, and the tail's name."""
+    head, tail = split_tail(rule.pattern)
+    regex = f"^(?P<_head>{head})" if tail else "^" + head
+    return regex, group_names(regex), tail
+
+
+def _captures(rule: Rule) -> bool:
+    return any(not n.startswith("_") for n in group_names(rule.pattern))
+
+
+def events_sql(table: str, columns: list[str], source: str = "parsed") -> str:
+    """SELECT over the header step's rows whose kind is stored in ``table``, giving its
+    ``columns`` (the event fields of that table, in order).
+
+    Each line runs one regex, its rule's; its groups become struct fields g1…gN, padded with
+    NULLs to the widest rule, so one CASE gives one struct type for all rules. Columns then
+    pick the field their rule put them in; key=value fields are cut by name.
+    """
+    mine = [i for i, r in enumerate(RULES) if table_of(r.kind) == table]
+    regexes = {i: rule_regex(RULES[i]) for i in mine if _captures(RULES[i])}
+    width = max((len(names) for _, names, _ in regexes.values()), default=0)
+
+    def extract(regex: str, n: int) -> str:
+        names = "[" + ", ".join(sql_str(f"g{k}") for k in range(1, n + 1)) + "]"
+        expr = f"regexp_extract(body, {sql_str(regex)}, {names})"
+        if n == width:
+            return expr
+        pad = ", ".join(f"g{k} := NULL::VARCHAR" for k in range(n + 1, width + 1))
+        return f"struct_insert({expr}, {pad})"
+
+    whens = " ".join(
+        f"WHEN {i} THEN {extract(regex, len(names))}" for i, (regex, names, _) in regexes.items()
     )
+    # column -> {SQL expression: [rules]}
+    sources: dict[str, dict[str, list[int]]] = {}
 
+    def give(column: str, expr: str, rule: int) -> None:
+        sources.setdefault(column, {}).setdefault(expr, []).append(rule)
 
-def events_sql(source: str = "parsed") -> str:
-    """SELECT over the header step's rows that are events, giving every events column."""
-    branches, plain = [], []
-    for i, rule in enumerate(RULES):
-        sql = branch_sql(i, rule, source)
-        if sql:
-            branches.append(sql)
-        else:
-            plain.append(str(i))
-    base = "line_number, rule, ts, host, service, daemon, pid, queue_id"
-    branches.append(f"SELECT {base} FROM {source} WHERE rule IN ({', '.join(plain)})")
-    present = (
-        {c for r in RULES for c in group_names(r.pattern)}
-        | {c for r in RULES for c in r.const}
-        | {c for r in RULES for c in r.keys}
-    )
-    if any("relay" in r.keys for r in RULES):
-        present |= set(RELAY_PARTS)
-    if any("delays" in r.keys for r in RULES):
-        present |= set(DELAYS_COLUMNS)
+    for i in mine:
+        rule = RULES[i]
+        given = set()
+        if i in regexes:
+            regex, names, tail = regexes[i]
+            for k, name in enumerate(names, 1):
+                if not name.startswith("_"):
+                    give(name, _empty(f"m.g{k}", name), i)
+                    given.add(name)
+            if tail:
+                rest = "substr(body, length(m.g1) + 1)"
+                if rule.cut_at:
+                    rest = cut_at_sql(rest, rule.cut_at)
+                give(tail, _empty(rest, tail), i)
+                given.add(tail)
+        for column, value in rule.const.items():
+            give(column, sql_str(value), i)
+            given.add(column)
+        for column in rule.keys:
+            if column == "delays":
+                for c in DELAYS_COLUMNS:
+                    give(c, f"d.{c}", i)
+            elif column == "relay":
+                give("relay", "k_relay", i)
+                for c, expr in RELAY_PARTS.items():
+                    give(c, expr, i)
+            elif column not in given:
+                give(column, "k_" + column, i)
+
+    def rules_in(rules: list[int]) -> str:
+        # not IN (…): DuckDB turns a long IN list into a join
+        return " OR ".join(f"rule = {r}" for r in rules)
+
+    extra = set(sources) - set(columns)
+    if extra:
+        raise ValueError(f"rules of {table} give columns it lacks: {sorted(extra)}")
+    keyed = {c for i in mine for c in RULES[i].keys if c != "delays"}
+    key_rules = {c: [i for i in mine if c in RULES[i].keys] for c in keyed}
+    helpers = [
+        f"CASE WHEN {rules_in(key_rules[c])} THEN {key_sql(c)} END AS k_{c}" for c in sorted(keyed)
+    ]
+    if regexes:
+        helpers.insert(0, f"CASE rule {whens} END AS m")
+    delay_rules = [i for i in mine if "delays" in RULES[i].keys]
+    if delay_rules:
+        names = "[" + ", ".join(sql_str(c) for c in DELAYS_COLUMNS) + "]"
+        helpers.append(
+            f"CASE WHEN {rules_in(delay_rules)} AND contains(body, 'delays=') "
+            f"THEN regexp_extract(body, {sql_str(DELAYS_PATTERN)}, {names}) END AS d"
+        )
+    helper_sql = "".join(",\n        " + h for h in helpers)
 
     def column(name: str) -> str:
-        if name not in present:
+        options = sources.get(name)
+        if not options:
             return f"NULL AS {name}"
-        expr = f"c_{name}"
-        if name == "message_id":
-            expr = f"trim({expr})"
-        if name.startswith("delay"):
-            return f"TRY_CAST({expr} AS DOUBLE) AS {name}"
-        return f"{_typed(expr, name)} AS {name}"
+        if len(options) == 1 and list(options)[0].startswith("k_"):
+            expr = list(options)[0]
+        else:
+            expr = (
+                "CASE rule "
+                + " ".join(f"WHEN {r} THEN {e}" for e, rules in options.items() for r in rules)
+                + " END"
+            )
+        return f"{_typed_column(name, expr)} AS {name}"
 
     kind_list = "[" + ", ".join(sql_str(k) for k in kinds()) + "]"
-    union = "\nUNION ALL BY NAME\n".join(branches)
     return f"""
-WITH caps AS (
-{union}
+WITH s AS (
+    SELECT line_number, rule, ts, host, service, daemon, pid, queue_id, body,
+        ' ' || body AS sbody
+    FROM {source} WHERE list_contains([{", ".join(map(str, mine)) or "NULL"}], rule)
+), x AS (
+    SELECT *{helper_sql}
+    FROM s
 )
 SELECT line_number, ts, host, service, daemon, pid, queue_id,
     {kind_list}[rule + 1] AS kind,
-    {", ".join(column(c) for c in EVENT_FIELDS)}
-FROM caps
+    {", ".join(column(c) for c in columns)}
+FROM x
 """
 
 
-@lru_cache(maxsize=None)
-def compiled_sql() -> tuple[str, str]:
-    return header_sql(), events_sql()
+def _typed_column(name: str, expr: str) -> str:
+    if name == "message_id":
+        expr = f"trim({expr})"
+    if name.startswith("delay"):
+        return f"TRY_CAST({expr} AS DOUBLE)"
+    return _typed(expr, name)
 
 
-def parse_lines(lines: list[str], *, year: int = 2026, tz: str = "UTC") -> list[dict[str, object]]:
-    """Parse lines with the indexer's own SQL in an in-memory DuckDB; one dict per line.
+@cache
+def compiled_header() -> str:
+    return header_sql()
 
-    Each dict has the line columns (ts, host, program, pid, queue_id, kind, service, daemon)
-    and, for events, every events column. Used by tests and by anyone curious about a line.
-    """
-    import duckdb
-    import pyarrow as pa
 
-    con = duckdb.connect(":memory:")
-    con.execute(f"SET TimeZone = {sql_str(tz)}")
-    batch = pa.table(
-        {
-            "line_number": pa.array(range(1, len(lines) + 1), pa.int64()),
-            "offset": pa.array([0] * len(lines), pa.int64()),
-            "raw": pa.array(lines, pa.string()),
-            "raw_bytes": pa.array([None] * len(lines), pa.binary()),
-            "year": pa.array(_years_of(lines, year)),
-        }
-    )
-    con.register("batch", batch)
-    header, events = compiled_sql()
-    con.execute(f"CREATE TEMP TABLE parsed AS {header}")
-    line_rows = con.execute(
-        "SELECT line_number, ts, host, program, pid, queue_id, service, daemon, "
-        "CASE WHEN rule >= 0 THEN " + _kind_list_sql() + "[rule + 1] ELSE fallback_kind END "
-        "AS kind FROM parsed ORDER BY line_number"
-    ).fetchall()
-    cols = [d[0] for d in con.description]
-    out = {row[0]: dict(zip(cols, row)) for row in line_rows}
-    cur = con.execute(f"SELECT * FROM ({events}) ORDER BY line_number")
-    ecols = [d[0] for d in cur.description]
-    for row in cur.fetchall():
-        out[row[0]].update(dict(zip(ecols, row)))
-    con.close()
-    return [out[n] for n in sorted(out)]
+@cache
+def compiled_events(table: str, columns: tuple[str, ...]) -> str:
+    return events_sql(table, list(columns))
 
 
 def _years_of(lines: list[str], year: int):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 HEAD_BYTES = 1024  # a file is known by its first bytes (see the indexer)
-CHUNK_BYTES = 32 << 20  # one batch: about 250,000 lines
+CHUNK_BYTES = 64 << 20  # one batch: about 500,000 lines
 READ_BLOCK = 1 << 20
 DEFAULT_GLOBS = ("/var/log/maillog*", "/var/log/mail.log*")
 MAGIC = {

@@ -179,15 +179,20 @@ def known_files(con) -> list[FileState]:
     return [FileState(*row) for row in rows]
 
 
+def event_tables(con) -> dict[str, list[str]]:
+    """The ev_* tables and their columns, as the schema on disk has them."""
+    rows = con.execute(
+        "SELECT table_name, list(column_name ORDER BY column_index) FROM duckdb_columns() "
+        "WHERE table_name LIKE 'ev\\_%' ESCAPE '\\' AND NOT internal "
+        "AND database_name = current_database() AND schema_name = 'main' "
+        "GROUP BY table_name ORDER BY table_name"
+    ).fetchall()
+    return dict(rows)
+
+
 def next_file_id(con) -> int:
     return con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchall()[0][0]
 
 
 def db_size(path: str) -> int:
-    total = 0
-    for suffix in ("", ".wal"):
-        try:
-            total += os.path.getsize(path + suffix)
-        except OSError:
-            pass
-    return total
+    return sum(os.path.getsize(p) for p in (path, path + ".wal") if os.path.exists(p))

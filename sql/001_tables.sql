@@ -41,7 +41,10 @@ CREATE TABLE lines (
     raw_bytes   BLOB
 );
 
-CREATE TABLE events (
+-- Events live in narrow tables, one per family of kinds, so that every column is dense; the
+-- `events` view puts them back together. Which kind goes where: mailidx/rules.py EVENT_TABLES.
+
+CREATE TABLE ev_delivery (
     file_id        INTEGER NOT NULL,
     line_number    BIGINT NOT NULL,
     ts             TIMESTAMPTZ,
@@ -51,15 +54,8 @@ CREATE TABLE events (
     pid            INTEGER,
     queue_id       VARCHAR,
     kind           VARCHAR NOT NULL,
-    client_host    VARCHAR,
-    client_ip      VARCHAR,
-    client_port    INTEGER,
-    sender         VARCHAR,
     recipient      VARCHAR,
     orig_recipient VARCHAR,
-    size           BIGINT,
-    nrcpt          INTEGER,
-    message_id     VARCHAR,
     relay          VARCHAR,
     relay_host     VARCHAR,
     relay_ip       VARCHAR,
@@ -74,20 +70,117 @@ CREATE TABLE events (
     dsn            VARCHAR,
     status         VARCHAR,
     response       VARCHAR,
-    next_queue_id  VARCHAR,
+    next_queue_id  VARCHAR
+);
+
+CREATE TABLE ev_message (
+    file_id        INTEGER NOT NULL,
+    line_number    BIGINT NOT NULL,
+    ts             TIMESTAMPTZ,
+    host           VARCHAR,
+    service        VARCHAR,
+    daemon         VARCHAR,
+    pid            INTEGER,
+    queue_id       VARCHAR,
+    kind           VARCHAR NOT NULL,
+    sender         VARCHAR,
+    size           BIGINT,
+    nrcpt          INTEGER,
+    message_id     VARCHAR,
+    uid            INTEGER,
     orig_queue_id  VARCHAR,
-    orig_client    VARCHAR,
+    status         VARCHAR,
+    action         VARCHAR,
+    next_queue_id  VARCHAR,
+    count          INTEGER,
+    detail         VARCHAR
+);
+
+CREATE TABLE ev_session (
+    file_id        INTEGER NOT NULL,
+    line_number    BIGINT NOT NULL,
+    ts             TIMESTAMPTZ,
+    host           VARCHAR,
+    service        VARCHAR,
+    daemon         VARCHAR,
+    pid            INTEGER,
+    queue_id       VARCHAR,
+    kind           VARCHAR NOT NULL,
+    client_host    VARCHAR,
+    client_ip      VARCHAR,
+    client_port    INTEGER,
+    relay_host     VARCHAR,
+    relay_ip       VARCHAR,
+    relay_port     INTEGER,
     sasl_method    VARCHAR,
     sasl_username  VARCHAR,
     sasl_sender    VARCHAR,
+    orig_queue_id  VARCHAR,
+    orig_client    VARCHAR,
+    tls            VARCHAR,
+    action         VARCHAR,
+    stage          VARCHAR,
+    count          INTEGER,
+    reason         VARCHAR,
+    severity       VARCHAR,
+    detail         VARCHAR
+);
+
+CREATE TABLE ev_reject (
+    file_id        INTEGER NOT NULL,
+    line_number    BIGINT NOT NULL,
+    ts             TIMESTAMPTZ,
+    host           VARCHAR,
+    service        VARCHAR,
+    daemon         VARCHAR,
+    pid            INTEGER,
+    queue_id       VARCHAR,
+    kind           VARCHAR NOT NULL,
+    client_host    VARCHAR,
+    client_ip      VARCHAR,
+    client_port    INTEGER,
+    sender         VARCHAR,
+    recipient      VARCHAR,
     proto          VARCHAR,
     helo           VARCHAR,
+    stage          VARCHAR,
+    code           INTEGER,
+    dsn            VARCHAR,
+    reason         VARCHAR,
+    action         VARCHAR,
+    next_queue_id  VARCHAR,
+    detail         VARCHAR
+);
+
+CREATE TABLE ev_other (
+    file_id        INTEGER NOT NULL,
+    line_number    BIGINT NOT NULL,
+    ts             TIMESTAMPTZ,
+    host           VARCHAR,
+    service        VARCHAR,
+    daemon         VARCHAR,
+    pid            INTEGER,
+    queue_id       VARCHAR,
+    kind           VARCHAR NOT NULL,
+    client_host    VARCHAR,
+    client_ip      VARCHAR,
+    client_port    INTEGER,
+    sender         VARCHAR,
+    recipient      VARCHAR,
+    relay          VARCHAR,
+    relay_host     VARCHAR,
+    relay_ip       VARCHAR,
+    relay_port     INTEGER,
+    sasl_username  VARCHAR,
+    tls            VARCHAR,
+    dsn            VARCHAR,
+    status         VARCHAR,
+    next_queue_id  VARCHAR,
     stage          VARCHAR,
     code           INTEGER,
     reason         VARCHAR,
     action         VARCHAR,
     severity       VARCHAR,
-    uid            INTEGER,
     count          INTEGER,
     detail         VARCHAR
 );

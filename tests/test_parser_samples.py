@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from mailidx.parser import parse_lines
+from mailidx.indexer import parse_lines
 from tests.samples import all_samples
 
 SAMPLES = all_samples()
