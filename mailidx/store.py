@@ -131,9 +131,7 @@ def refresh_views(con) -> None:
     if _meta(con, "views_sha256") == digest:
         return
     con.execute("BEGIN")
-    for file in reversed(files):
-        con.execute(f"DROP VIEW IF EXISTS {file.stem.split('_', 1)[1]} CASCADE")
-    for file in files:
+    for file in files:  # each file is CREATE OR REPLACE …, in dependency order
         con.execute(file.read_text())
     _set_meta(con, "views_sha256", digest)
     con.execute("COMMIT")

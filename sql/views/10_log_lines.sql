@@ -1,5 +1,5 @@
 -- Every input line, parsed or not, with where it came from.
-CREATE VIEW log_lines AS
+CREATE OR REPLACE VIEW log_lines AS
 SELECT f.path AS file, l."offset", l.line_number, l.ts, l.host, l.program, l.pid,
        l.queue_id, l.kind, l.raw, l.raw_bytes
 FROM lines AS l JOIN files AS f USING (file_id);

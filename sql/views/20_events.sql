@@ -1,5 +1,5 @@
 -- Every understood Postfix line with its typed fields: the narrow ev_* tables, united.
-CREATE VIEW events AS
+CREATE OR REPLACE VIEW events AS
 SELECT file_id, line_number, ts, host, service, daemon, pid, queue_id, kind,
     client_host, client_ip, client_port, sender, recipient, orig_recipient, size, nrcpt,
     message_id, relay, relay_host, relay_ip, relay_port, conn_use, delay, delay_before_qmgr,

@@ -1,0 +1,39 @@
+-- What the log says about each message instance, before its outcome is worked out.
+CREATE OR REPLACE VIEW message_facts AS
+SELECT
+    message_key,
+    host,
+    queue_id,
+    min(ts) AS first_seen,
+    max(ts) AS last_seen,
+    arg_min(client_host, ts) FILTER (WHERE kind = 'client') AS client_host,
+    arg_min(client_ip, ts) FILTER (WHERE kind = 'client') AS client_ip,
+    arg_min(sasl_username, ts) FILTER (WHERE kind = 'client') AS sasl_username,
+    arg_min(orig_queue_id, ts) FILTER (WHERE kind IN ('client', 'pickup')) AS orig_queue_id,
+    arg_min(message_id, ts) FILTER (WHERE kind = 'message_id') AS message_id,
+    coalesce(arg_min(sender, ts) FILTER (WHERE kind = 'queued'),
+             arg_min(sender, ts) FILTER (WHERE kind IN ('pickup', 'expired'))) AS sender,
+    arg_min(size, ts) FILTER (WHERE kind = 'queued') AS size,
+    arg_min(nrcpt, ts) FILTER (WHERE kind = 'queued') AS nrcpt,
+    CASE
+        WHEN count(*) FILTER (WHERE kind = 'client' AND daemon = 'smtpd') > 0 THEN 'smtpd'
+        WHEN count(*) FILTER (WHERE kind = 'client') > 0 THEN any_value(daemon) FILTER (WHERE kind = 'client')
+        WHEN count(*) FILTER (WHERE kind = 'pickup') > 0 THEN 'pickup'
+        WHEN arg_min(sender, ts) FILTER (WHERE kind = 'queued') = '' THEN 'bounce'
+        ELSE 'local'
+    END AS origin,
+    max(ts) FILTER (WHERE kind IN ('removed', 'deleted')) AS removed_at,
+    count(*) FILTER (WHERE kind = 'queued') > 0 AS was_queued,
+    count(*) FILTER (WHERE kind = 'deleted') > 0 AS was_deleted,
+    count(*) FILTER (WHERE kind = 'expired') > 0 AS was_expired,
+    -- held now: the last hold/release says hold
+    arg_max(kind, ts) FILTER (WHERE kind IN ('held', 'released', 'hold')) IN ('held', 'hold')
+        AS is_held,
+    count(*) FILTER (WHERE kind = 'discard') > 0 AS was_discarded,
+    count(*) FILTER (WHERE kind IN ('reject', 'milter_reject')) AS rejects,
+    count(*) FILTER (WHERE kind IN ('warning', 'error', 'fatal', 'panic')) AS problems,
+    count(*) FILTER (WHERE kind = 'delivery') AS delivery_attempts
+FROM message_events
+GROUP BY host, queue_id, message_key;  -- not any_value(): a filter on queue_id reaches the scan
+
+COMMENT ON VIEW message_facts IS 'Per message instance: who sent it from where, and what happened to it (helper of messages).';

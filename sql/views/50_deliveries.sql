@@ -1,0 +1,41 @@
+-- One row per delivery attempt (a to= line).
+CREATE OR REPLACE VIEW deliveries AS
+SELECT
+    e.ts, e.host, e.queue_id, e.message_key, m.sender, m.message_id,
+    e.recipient, e.orig_recipient, e.relay, e.relay_host, e.relay_ip, e.relay_port,
+    e.delay, e.delay_before_qmgr, e.delay_in_qmgr, e.delay_conn, e.delay_xmit,
+    e.dsn, e.status, e.response,
+    CASE WHEN e.status NOT IN ('sent', 'deliverable')
+         THEN reason_category(e.dsn, e.response) END AS reason_category,
+    e.next_queue_id, e.daemon, e.tls, e.file_id, e.line_number
+FROM message_events AS e
+LEFT JOIN message_facts AS m USING (message_key)
+WHERE e.kind = 'delivery';
+
+COMMENT ON VIEW deliveries IS 'One row per delivery attempt (a to= line of smtp, lmtp, local, virtual, pipe, error, …).';
+COMMENT ON COLUMN deliveries.ts IS 'When the attempt was logged.';
+COMMENT ON COLUMN deliveries.host IS 'The Postfix server that logged it.';
+COMMENT ON COLUMN deliveries.queue_id IS 'Queue ID of the message.';
+COMMENT ON COLUMN deliveries.message_key IS 'The message instance (messages.message_key).';
+COMMENT ON COLUMN deliveries.sender IS 'Envelope sender of the message ('''' for bounces).';
+COMMENT ON COLUMN deliveries.message_id IS 'Message-ID header of the message.';
+COMMENT ON COLUMN deliveries.recipient IS 'Recipient of this attempt.';
+COMMENT ON COLUMN deliveries.orig_recipient IS 'Recipient before aliasing or rewriting (orig_to=).';
+COMMENT ON COLUMN deliveries.relay IS 'Where it went: host[ip]:port, local, none, a transport.';
+COMMENT ON COLUMN deliveries.relay_host IS 'Host part of relay.';
+COMMENT ON COLUMN deliveries.relay_ip IS 'IP part of relay.';
+COMMENT ON COLUMN deliveries.relay_port IS 'Port part of relay.';
+COMMENT ON COLUMN deliveries.delay IS 'Seconds from arrival to this attempt.';
+COMMENT ON COLUMN deliveries.delay_before_qmgr IS 'delays=a: before the queue manager.';
+COMMENT ON COLUMN deliveries.delay_in_qmgr IS 'delays=b: waiting in the queue manager.';
+COMMENT ON COLUMN deliveries.delay_conn IS 'delays=c: connection set-up.';
+COMMENT ON COLUMN deliveries.delay_xmit IS 'delays=d: transmission.';
+COMMENT ON COLUMN deliveries.dsn IS 'Enhanced status code.';
+COMMENT ON COLUMN deliveries.status IS 'sent, deferred, bounced, expired, deliverable, undeliverable, SOFTBOUNCE, …';
+COMMENT ON COLUMN deliveries.response IS 'The remote reply or Postfix''s reason, as logged in parentheses.';
+COMMENT ON COLUMN deliveries.reason_category IS 'Category of a failed attempt (reason_categories); NULL for a success.';
+COMMENT ON COLUMN deliveries.next_queue_id IS 'Queue ID the message got on the next hop (queued as / forwarded as), when logged.';
+COMMENT ON COLUMN deliveries.daemon IS 'Delivery agent: smtp, lmtp, local, virtual, pipe, error, …';
+COMMENT ON COLUMN deliveries.tls IS 'TLS level of the delivery (Postfix 3.11 tls=).';
+COMMENT ON COLUMN deliveries.file_id IS 'Log file of the line (files.file_id).';
+COMMENT ON COLUMN deliveries.line_number IS 'Line number in that file.';

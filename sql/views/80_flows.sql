@@ -1,0 +1,85 @@
+-- Links between message instances: one message became another (content filter, forward,
+-- bounce notification, next hop on another indexed host, requeue).
+CREATE OR REPLACE VIEW flows AS
+WITH facts AS MATERIALIZED (
+    SELECT message_key, host, queue_id, first_seen, orig_queue_id, origin FROM message_facts
+), said AS (
+    -- the old message names the new queue ID
+    SELECT message_key AS known_key, host, next_queue_id AS queue_id, ts,
+        CASE WHEN starts_with(response, 'forwarded as ') OR contains(response, ' forwarded as ')
+             THEN 'forwarded_as' ELSE 'queued_as' END AS link,
+        'out' AS direction
+    FROM message_events
+    WHERE kind = 'delivery' AND next_queue_id IS NOT NULL AND status = 'sent'
+    UNION ALL
+    SELECT message_key, host, next_queue_id, ts,
+        CASE action WHEN 'non_delivery' THEN 'bounce_notification'
+                    WHEN 'postmaster_non_delivery' THEN 'bounce_notification'
+                    WHEN 'delay' THEN 'delay_notification'
+                    WHEN 'postmaster_delay' THEN 'delay_notification'
+                    ELSE 'delivery_status_notification' END,
+        'out'
+    FROM message_events
+    WHERE kind = 'notification' AND next_queue_id IS NOT NULL
+    UNION ALL
+    -- the new message names the old queue ID (XFORWARD orig_queue_id=, pickup orig_id=)
+    SELECT message_key, host, orig_queue_id, first_seen,
+        CASE WHEN origin = 'pickup' THEN 'requeued' ELSE 'queued_as' END, 'in'
+    FROM facts
+    WHERE orig_queue_id IS NOT NULL
+), resolved AS (
+    -- the named queue ID is the instance nearest in time, on the same host if it is there
+    SELECT s.*, i.message_key AS other_key, i.host AS other_host,
+        row_number() OVER (
+            PARTITION BY s.known_key, s.queue_id, s.direction
+            ORDER BY (i.host = s.host) DESC, abs(epoch(i.first_seen) - epoch(s.ts))) AS nearest
+    FROM said AS s
+    JOIN facts AS i
+      ON i.queue_id = s.queue_id AND i.message_key <> s.known_key
+     AND i.first_seen BETWEEN s.ts - INTERVAL 1 DAY AND s.ts + INTERVAL 1 DAY
+), links AS (
+    SELECT
+        CASE direction WHEN 'out' THEN known_key ELSE other_key END AS from_message_key,
+        CASE direction WHEN 'out' THEN other_key ELSE known_key END AS to_message_key,
+        CASE WHEN link = 'queued_as' AND host <> other_host THEN 'relayed' ELSE link END AS link,
+        CASE direction WHEN 'out' THEN host ELSE other_host END AS host,
+        CASE direction WHEN 'out' THEN other_host ELSE host END AS to_host,
+        ts, direction
+    FROM resolved
+    WHERE nearest = 1
+)
+SELECT from_message_key, to_message_key, arg_min(link, direction) AS link,
+    any_value(host) AS host, any_value(to_host) AS to_host, min(ts) AS ts
+FROM links
+GROUP BY from_message_key, to_message_key;
+
+COMMENT ON VIEW flows IS 'One row per link between two message instances; follow them to see a message''s whole journey (message_flows gives each chain an id).';
+COMMENT ON COLUMN flows.from_message_key IS 'The earlier message instance.';
+COMMENT ON COLUMN flows.to_message_key IS 'The message instance it became or caused.';
+COMMENT ON COLUMN flows.link IS 'queued_as (content filter or relay re-injection), forwarded_as (.forward/alias to a new queue file), relayed (next hop on another indexed host), bounce_notification, delay_notification, delivery_status_notification, requeued (postsuper -r).';
+COMMENT ON COLUMN flows.host IS 'Host of the earlier instance.';
+COMMENT ON COLUMN flows.to_host IS 'Host of the later instance.';
+COMMENT ON COLUMN flows.ts IS 'When the link was logged.';
+
+-- Every message instance with the chain (flow) it belongs to.
+CREATE OR REPLACE VIEW message_flows AS
+WITH RECURSIVE links AS MATERIALIZED (
+    SELECT from_message_key, to_message_key FROM flows
+), walk(message_key, flow_id, depth) AS (
+    SELECT m.message_key, m.message_key, 0
+    FROM message_facts AS m
+    WHERE m.message_key NOT IN (SELECT to_message_key FROM links)
+    UNION ALL
+    SELECT l.to_message_key, w.flow_id, w.depth + 1
+    FROM walk AS w
+    JOIN links AS l ON l.from_message_key = w.message_key
+    WHERE w.depth < 20
+)
+SELECT message_key, min(flow_id) AS flow_id, min(depth) AS depth
+FROM walk
+GROUP BY message_key;
+
+COMMENT ON VIEW message_flows IS 'Each message instance with the flow (chain of linked instances) it belongs to.';
+COMMENT ON COLUMN message_flows.message_key IS 'The message instance.';
+COMMENT ON COLUMN message_flows.flow_id IS 'message_key of the first instance of the chain: the same for every instance of one journey.';
+COMMENT ON COLUMN message_flows.depth IS 'Hops from the first instance (0 for it).';
