@@ -228,6 +228,42 @@ def sql(
         output.note(f"{len(rows)} rows in {time.monotonic() - started:.3f} s")
 
 
+@app.command()
+def schema(
+    view: str | None = typer.Argument(None, help="One view or table (default: all)"),
+    db: str | None = DbOption,
+    fmt: str | None = typer.Option(
+        None, "--format", "-f", help="table, csv, json, jsonl or markdown"
+    ),
+) -> None:
+    """The views and tables to query, with a line on every column."""
+    from mailidx import schema as schema_mod
+
+    markdown = fmt == "markdown"
+    fmt = "table" if markdown else pick_format(fmt)
+    try:
+        con = schema_mod.open_schema(db_path(db))
+    except IndexError_ as exc:
+        fail(str(exc))
+    names = schema_mod.PUBLIC if view is None else (view,)
+    relations = schema_mod.describe(con, names)
+    con.close()
+    if view is not None and not relations:
+        fail(f"no view or table {view!r}; choose one of: {', '.join(schema_mod.PUBLIC)}")
+    if markdown:
+        sys.stdout.write(schema_mod.markdown(relations))
+        return
+    if view is None:
+        rows = [[r.name, r.kind, r.description] for r in relations]
+        output.render(["name", "kind", "description"], rows, fmt)
+        return
+    rel = relations[0]
+    if fmt == "table":
+        output.note(f"{rel.name} ({rel.kind}): {rel.description}")
+    rows = [[c.name, c.type, c.description] for c in rel.columns]
+    output.render(["column", "type", "description"], rows, fmt)
+
+
 def _sql_error(exc: Exception) -> str:
     text = " ".join(str(exc).split())
     if "read-only" in text.lower():

@@ -26,3 +26,27 @@ def sample_db(tmp_path_factory):
 
 def test_every_message_and_recipient_of_the_sample_matches_the_ground_truth(sample_db):
     assert mismatches(str(sample_db.db), TRUTH["messages"]) == []
+
+
+def test_a_live_postfix_run_matches_what_its_servers_did(tmp_path):
+    """A private Postfix on loopback: send every scenario, let the queue settle, index the log,
+    and compare the views with what the lab's SMTP servers and Postfix did (~2 minutes)."""
+    import os
+
+    from tests.conftest import Mailidx
+    from tests.realpostfix.harness import PostfixLab, run_scenarios, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the real-Postfix test: {reason}")
+        pytest.skip(reason)
+    with PostfixLab() as lab:
+        truth = run_scenarios(lab, extra_traffic=4)
+        lab.shutdown()
+        log = tmp_path / "maillog"
+        log.write_bytes(lab.maillog.read_bytes())
+    mailidx = Mailidx(tmp_path / "index.duckdb", tmp_path)
+    mailidx.build(log)
+    assert mailidx.query("SELECT count(*) FROM log_lines WHERE kind = 'unparsed'") == [(0,)]
+    assert mismatches(str(mailidx.db), truth) == []

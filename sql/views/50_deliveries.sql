@@ -9,7 +9,7 @@ SELECT
          THEN reason_category(e.dsn, e.response) END AS reason_category,
     e.next_queue_id, e.daemon, e.tls, e.file_id, e.line_number
 FROM message_events AS e
-LEFT JOIN message_facts AS m USING (message_key)
+LEFT JOIN message_facts AS m USING (host, queue_id, message_key)
 WHERE e.kind = 'delivery';
 
 COMMENT ON VIEW deliveries IS 'One row per delivery attempt (a to= line of smtp, lmtp, local, virtual, pipe, error, …).';

@@ -1,17 +1,17 @@
 -- One row per message instance and recipient: what finally became of it.
 CREATE OR REPLACE VIEW recipients AS
 WITH attempts AS (
-    SELECT message_key, recipient, orig_recipient, ts, file_id, line_number, status, dsn,
-        response, reason_category
+    SELECT host, queue_id, message_key, recipient, orig_recipient, ts, file_id, line_number,
+        status, dsn, response, reason_category
     FROM deliveries
     UNION ALL
     -- a recipient smtpd refused while it accepted the message for others ("QID: reject: RCPT")
-    SELECT message_key, recipient, NULL, ts, file_id, line_number, 'rejected', dsn, reason,
-        reason_category(dsn, reason)
+    SELECT host, queue_id, message_key, recipient, NULL, ts, file_id, line_number, 'rejected',
+        dsn, reason, reason_category(dsn, reason)
     FROM message_events
     WHERE kind IN ('reject', 'milter_reject') AND stage = 'RCPT' AND recipient IS NOT NULL
 ), last AS (
-    SELECT message_key, recipient,
+    SELECT host, queue_id, message_key, recipient,
         max(orig_recipient) AS orig_recipient,
         count(*) FILTER (WHERE status <> 'rejected') AS attempts,
         min(ts) AS first_attempt,
@@ -21,9 +21,9 @@ WITH attempts AS (
         arg_max(response, (ts, file_id, line_number)) AS response,
         arg_max(reason_category, (ts, file_id, line_number)) AS last_category
     FROM attempts
-    GROUP BY message_key, recipient
+    GROUP BY host, queue_id, message_key, recipient
 ), final AS (
-    SELECT l.*, m.host, m.queue_id, m.message_id, m.sender,
+    SELECT l.*, m.message_id, m.sender,
         CASE
             WHEN last_status IN ('sent', 'deliverable') THEN 'sent'
             WHEN last_status IN ('bounced', 'undeliverable') THEN 'bounced'
@@ -35,7 +35,7 @@ WITH attempts AS (
             ELSE 'deferred'
         END AS status
     FROM last AS l
-    JOIN message_facts AS m USING (message_key)
+    JOIN message_facts AS m USING (host, queue_id, message_key)
 )
 SELECT message_key, host, queue_id, message_id, sender, recipient, orig_recipient, status,
     attempts, first_attempt, last_attempt, dsn, response,

@@ -1,7 +1,7 @@
 -- One row per message instance: where it came from and what finally became of it.
 CREATE OR REPLACE VIEW messages AS
 WITH outcome AS (
-    SELECT message_key,
+    SELECT host, queue_id, message_key,
         count(*) AS recipients,
         count(*) FILTER (WHERE status = 'sent') AS sent,
         count(*) FILTER (WHERE status = 'bounced') AS bounced,
@@ -9,7 +9,7 @@ WITH outcome AS (
         count(*) FILTER (WHERE status = 'deferred') AS deferred,
         count(*) FILTER (WHERE status = 'rejected') AS rejected
     FROM recipients
-    GROUP BY message_key
+    GROUP BY host, queue_id, message_key
 )
 SELECT f.message_key, f.host, f.queue_id, f.first_seen, f.last_seen, f.client_host,
     f.client_ip, f.sasl_username, f.message_id, f.sender, f.size, f.nrcpt, f.origin,
@@ -34,7 +34,7 @@ SELECT f.message_key, f.host, f.queue_id, f.first_seen, f.last_seen, f.client_ho
     coalesce(o.deferred, 0) AS deferred,
     f.orig_queue_id
 FROM message_facts AS f
-LEFT JOIN outcome AS o USING (message_key);
+LEFT JOIN outcome AS o USING (host, queue_id, message_key);
 
 COMMENT ON VIEW messages IS 'One row per message instance: a queue ID from first sight to removal (a reused queue ID is a new instance).';
 COMMENT ON COLUMN messages.message_key IS 'host:queue_id, with #n for the n-th reuse of a short queue ID; the key of the other views.';

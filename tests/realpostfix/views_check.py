@@ -58,11 +58,18 @@ def _check(con, message: dict) -> list[str]:
             if want["final"] != "rejected":
                 out.append(f"{name}: {recipient}: not queued but truth says {want['final']}")
                 continue
-            got = _rows(con, REFUSED, recipient=recipient, sender=message["sender"],
-                        client_ip=message.get("client_ip"))
+            got = _rows(
+                con,
+                REFUSED,
+                recipient=recipient,
+                sender=message["sender"],
+                client_ip=message.get("client_ip"),
+            )
             if want.get("category") not in {r[0] for r in got}:
-                out.append(f"{name}: {recipient}: no reject with category {want.get('category')}"
-                           f" (rejects say {sorted({str(r[0]) for r in got})})")
+                out.append(
+                    f"{name}: {recipient}: no reject with category {want.get('category')}"
+                    f" (rejects say {sorted({str(r[0]) for r in got})})"
+                )
         return out
     instances = _rows(con, MESSAGE, message_id=message["message_id"])
     if not instances:
@@ -78,8 +85,7 @@ def _check(con, message: dict) -> list[str]:
         if row is None:
             if want["final"] == "rejected":  # refused before any recipient was queued
                 finals = {i[1] for i in instances}
-                cats = {r[0] for i in instances for r in
-                        _rows(con, REFUSED_QUEUED, queue_id=i[2])}
+                cats = {r[0] for i in instances for r in _rows(con, REFUSED_QUEUED, queue_id=i[2])}
                 if "rejected" not in finals or want.get("category") not in cats:
                     out.append(f"{name}: {recipient}: finals {finals}, reject categories {cats}")
                 continue
