@@ -235,6 +235,57 @@ def phase_size(ctx: Context) -> None:
     return None
 
 
+VIEW_QUERIES = """
+import duckdb, json, sys, time
+con = duckdb.connect(sys.argv[1], read_only=True)
+con.execute("SET enable_progress_bar = false")
+qid, mid = con.execute(
+    "select queue_id, message_id from ev_message where kind = 'message_id' "
+    "order by queue_id limit 1 offset 1000").fetchall()[0]
+
+def by_message_id():
+    ids = [r[0] for r in con.execute(
+        "select distinct queue_id from events where kind = 'message_id' and message_id = ?",
+        [mid]).fetchall()]
+    return con.execute("select * from recipients where list_contains(?, queue_id)",
+                       [ids]).fetchall()
+
+queries = {
+    "messages by queue_id": lambda: con.execute(
+        "select * from messages where queue_id = ?", [qid]).fetchall(),
+    "recipients by queue_id": lambda: con.execute(
+        "select * from recipients where queue_id = ?", [qid]).fetchall(),
+    "deliveries by queue_id": lambda: con.execute(
+        "select * from deliveries where queue_id = ?", [qid]).fetchall(),
+    "recipients by Message-ID (two steps)": by_message_id,
+}
+out = {}
+for name, run in queries.items():
+    best = None
+    for _ in range(3):
+        t = time.perf_counter(); run(); e = time.perf_counter() - t
+        best = e if best is None else min(best, e)
+    out[name] = round(best * 1000, 1)
+print(json.dumps(out))
+"""
+
+
+def phase_views(ctx: Context) -> None:
+    """Point queries on the views of the built index, in-process (best of 3), in ms."""
+    if not ctx.db.exists():
+        return None
+    proc = subprocess.run(
+        [str(Path(ctx.mailidx).parent / "python"), "-c", VIEW_QUERIES, str(ctx.db)],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode == 0:
+        ctx.facts["view_queries_ms"] = json.loads(proc.stdout)
+    else:
+        ctx.facts["view_queries_error"] = proc.stderr.strip()[-300:]
+    return None
+
+
 COUNT_ROWS = """
 import duckdb, json, sys
 con = duckdb.connect(sys.argv[1], read_only=True)
@@ -264,6 +315,7 @@ PHASES = {
     "build": phase_build,
     "rebuild": phase_rebuild,
     "size": phase_size,
+    "views": phase_views,
 }
 
 
@@ -342,6 +394,10 @@ def table(ctx: Context) -> str:
     if "index_bytes" in ctx.facts:
         mb, pct = ctx.facts["index_bytes"] / MB, ctx.facts["index_pct_of_log"]
         lines.append(f"index: {mb:.1f} MB = {pct:.1f} % of the raw log")
+    for name, ms in ctx.facts.get("view_queries_ms", {}).items():
+        lines.append(f"view query: {name}: {ms:.1f} ms (in-process, best of 3)")
+    if "view_queries_error" in ctx.facts:
+        lines.append(f"view queries failed: {ctx.facts['view_queries_error']}")
     notes = [f"  {r.name}: {r.note}" for r in rows if r.note]
     if notes:
         lines.append("notes:")

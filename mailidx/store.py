@@ -82,6 +82,7 @@ def connect(path: str, *, read_only: bool, wait: float = BUSY_RETRY_SECONDS):
             raise IndexError_(f"{path}: not a DuckDB index ({_first_line(text)})") from None
         except duckdb.Error as exc:
             raise IndexError_(f"{path}: cannot open the index: {_first_line(str(exc))}") from None
+    con.execute("SET enable_progress_bar = false")  # it would print into the data on stdout
     if read_only:
         check_is_index(con, path)
     return con
