@@ -247,8 +247,8 @@ def by_message_id():
     ids = [r[0] for r in con.execute(
         "select distinct queue_id from events where kind = 'message_id' and message_id = ?",
         [mid]).fetchall()]
-    return con.execute("select * from recipients where list_contains(?, queue_id)",
-                       [ids]).fetchall()
+    marks = ", ".join("?" for _ in ids)
+    return con.execute(f"select * from recipients where queue_id in ({marks})", ids).fetchall()
 
 queries = {
     "messages by queue_id": lambda: con.execute(

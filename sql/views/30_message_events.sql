@@ -1,18 +1,38 @@
 -- Events about one message instance: a queue ID from first sight to removal (a short queue ID
--- that Postfix reuses later starts a new instance).
+-- that Postfix reuses later starts a new instance), each with what the log says about its
+-- whole message. Everything here is a window over (host, queue_id), never a join, so that
+-- `WHERE queue_id = …` on any view built on it reaches the stored tables.
 CREATE OR REPLACE VIEW message_events AS
-SELECT *,
-    host || ':' || queue_id || CASE WHEN instance > 0 THEN '#' || instance ELSE '' END
-        AS message_key
-FROM (
+WITH numbered AS (
     SELECT *,
         coalesce(sum(CASE WHEN kind IN ('removed', 'deleted') THEN 1 ELSE 0 END) OVER (
             PARTITION BY host, queue_id ORDER BY ts, file_id, line_number
             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS instance
     FROM events
     WHERE queue_id IS NOT NULL
-);
+)
+SELECT *,
+    host || ':' || queue_id || CASE WHEN instance > 0 THEN '#' || instance ELSE '' END
+        AS message_key,
+    coalesce(arg_min(sender, ts) FILTER (WHERE kind = 'queued') OVER m,
+             arg_min(sender, ts) FILTER (WHERE kind IN ('pickup', 'expired')) OVER m)
+        AS message_sender,
+    arg_min(message_id, ts) FILTER (WHERE kind = 'message_id') OVER m AS message_message_id,
+    count(*) FILTER (WHERE kind = 'expired') OVER m > 0 AS message_expired,
+    count(*) FILTER (WHERE kind = 'deleted') OVER m > 0 AS message_deleted,
+    count(*) FILTER (WHERE kind = 'discard') OVER m > 0 AS message_discarded,
+    coalesce(arg_max(kind, ts) FILTER (WHERE kind IN ('held', 'released', 'hold')) OVER m
+             IN ('held', 'hold'), false) AS message_held
+FROM numbered
+WINDOW m AS (PARTITION BY host, queue_id ORDER BY instance
+             RANGE BETWEEN CURRENT ROW AND CURRENT ROW);
 
-COMMENT ON VIEW message_events IS 'events that carry a queue ID, with the message instance (message_key) they belong to.';
+COMMENT ON VIEW message_events IS 'events that carry a queue ID, with the message instance (message_key) they belong to and what the log says about that message.';
 COMMENT ON COLUMN message_events.instance IS 'How many times this queue ID was removed before: 0 for the first message that used it.';
 COMMENT ON COLUMN message_events.message_key IS 'host:queue_id, with #n for the n-th reuse of a short queue ID.';
+COMMENT ON COLUMN message_events.message_sender IS 'Envelope sender of the message (qmgr from=).';
+COMMENT ON COLUMN message_events.message_message_id IS 'Message-ID of the message.';
+COMMENT ON COLUMN message_events.message_expired IS 'The message expired in the queue (qmgr status=expired).';
+COMMENT ON COLUMN message_events.message_deleted IS 'postsuper -d removed the message.';
+COMMENT ON COLUMN message_events.message_discarded IS 'A DISCARD action dropped the message.';
+COMMENT ON COLUMN message_events.message_held IS 'The message sits in the hold queue now.';

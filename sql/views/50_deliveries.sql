@@ -1,16 +1,16 @@
 -- One row per delivery attempt (a to= line).
 CREATE OR REPLACE VIEW deliveries AS
 SELECT
-    e.ts, e.host, e.queue_id, e.message_key, m.sender, m.message_id,
-    e.recipient, e.orig_recipient, e.relay, e.relay_host, e.relay_ip, e.relay_port,
-    e.delay, e.delay_before_qmgr, e.delay_in_qmgr, e.delay_conn, e.delay_xmit,
-    e.dsn, e.status, e.response,
-    CASE WHEN e.status NOT IN ('sent', 'deliverable')
-         THEN reason_category(e.dsn, e.response) END AS reason_category,
-    e.next_queue_id, e.daemon, e.tls, e.file_id, e.line_number
-FROM message_events AS e
-LEFT JOIN message_facts AS m USING (host, queue_id, message_key)
-WHERE e.kind = 'delivery';
+    ts, host, queue_id, message_key, message_sender AS sender,
+    message_message_id AS message_id,
+    recipient, orig_recipient, relay, relay_host, relay_ip, relay_port,
+    delay, delay_before_qmgr, delay_in_qmgr, delay_conn, delay_xmit,
+    dsn, status, response,
+    CASE WHEN status NOT IN ('sent', 'deliverable')
+         THEN reason_category(dsn, response) END AS reason_category,
+    next_queue_id, daemon, tls, file_id, line_number
+FROM message_events
+WHERE kind = 'delivery';
 
 COMMENT ON VIEW deliveries IS 'One row per delivery attempt (a to= line of smtp, lmtp, local, virtual, pipe, error, …).';
 COMMENT ON COLUMN deliveries.ts IS 'When the attempt was logged.';

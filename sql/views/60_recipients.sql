@@ -1,17 +1,21 @@
 -- One row per message instance and recipient: what finally became of it.
 CREATE OR REPLACE VIEW recipients AS
 WITH attempts AS (
-    SELECT host, queue_id, message_key, recipient, orig_recipient, ts, file_id, line_number,
-        status, dsn, response, reason_category
-    FROM deliveries
-    UNION ALL
-    -- a recipient smtpd refused while it accepted the message for others ("QID: reject: RCPT")
-    SELECT host, queue_id, message_key, recipient, NULL, ts, file_id, line_number, 'rejected',
-        dsn, reason, reason_category(dsn, reason)
+    SELECT host, queue_id, message_key, message_sender, message_message_id, message_expired,
+        message_deleted, message_held, message_discarded,
+        recipient, orig_recipient, ts, file_id, line_number,
+        CASE WHEN kind = 'delivery' THEN status ELSE 'rejected' END AS status,
+        dsn, CASE WHEN kind = 'delivery' THEN response ELSE reason END AS response,
+        reason_category(dsn, CASE WHEN kind = 'delivery' THEN response ELSE reason END)
+            AS category
     FROM message_events
-    WHERE kind IN ('reject', 'milter_reject') AND stage = 'RCPT' AND recipient IS NOT NULL
+    WHERE kind = 'delivery'
+       -- a recipient smtpd refused while it accepted the message for others ("QID: reject: RCPT")
+       OR (kind IN ('reject', 'milter_reject') AND stage = 'RCPT' AND recipient IS NOT NULL)
 ), last AS (
     SELECT host, queue_id, message_key, recipient,
+        any_value(message_sender) AS sender,
+        any_value(message_message_id) AS message_id,
         max(orig_recipient) AS orig_recipient,
         count(*) FILTER (WHERE status <> 'rejected') AS attempts,
         min(ts) AS first_attempt,
@@ -19,23 +23,26 @@ WITH attempts AS (
         arg_max(status, (ts, file_id, line_number)) AS last_status,
         arg_max(dsn, (ts, file_id, line_number)) AS dsn,
         arg_max(response, (ts, file_id, line_number)) AS response,
-        arg_max(reason_category, (ts, file_id, line_number)) AS last_category
+        arg_max(category, (ts, file_id, line_number)) AS last_category,
+        bool_or(message_expired) AS expired,
+        bool_or(message_deleted) AS deleted,
+        bool_or(message_held) AS held,
+        bool_or(message_discarded) AS discarded
     FROM attempts
     GROUP BY host, queue_id, message_key, recipient
 ), final AS (
-    SELECT l.*, m.message_id, m.sender,
+    SELECT *,
         CASE
             WHEN last_status IN ('sent', 'deliverable') THEN 'sent'
             WHEN last_status IN ('bounced', 'undeliverable') THEN 'bounced'
             WHEN last_status IN ('expired', 'rejected') THEN last_status
-            WHEN m.was_expired THEN 'expired'
-            WHEN m.was_deleted THEN 'deleted'
-            WHEN m.is_held THEN 'held'
-            WHEN m.was_discarded THEN 'discarded'
+            WHEN expired THEN 'expired'
+            WHEN deleted THEN 'deleted'
+            WHEN held THEN 'held'
+            WHEN discarded THEN 'discarded'
             ELSE 'deferred'
         END AS status
-    FROM last AS l
-    JOIN message_facts AS m USING (host, queue_id, message_key)
+    FROM last
 )
 SELECT message_key, host, queue_id, message_id, sender, recipient, orig_recipient, status,
     attempts, first_attempt, last_attempt, dsn, response,

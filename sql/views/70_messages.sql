@@ -1,14 +1,20 @@
 -- One row per message instance: where it came from and what finally became of it.
 CREATE OR REPLACE VIEW messages AS
 WITH outcome AS (
+    -- one row per message even without recipients, so that a plain join carries a filter on
+    -- queue_id to both sides (a left join would work out every message's recipients)
     SELECT host, queue_id, message_key,
-        count(*) AS recipients,
+        count(status) AS recipients,
         count(*) FILTER (WHERE status = 'sent') AS sent,
         count(*) FILTER (WHERE status = 'bounced') AS bounced,
         count(*) FILTER (WHERE status = 'expired') AS expired,
         count(*) FILTER (WHERE status = 'deferred') AS deferred,
         count(*) FILTER (WHERE status = 'rejected') AS rejected
-    FROM recipients
+    FROM (
+        SELECT host, queue_id, message_key, status FROM recipients
+        UNION ALL
+        SELECT host, queue_id, message_key, NULL FROM message_facts
+    )
     GROUP BY host, queue_id, message_key
 )
 SELECT f.message_key, f.host, f.queue_id, f.first_seen, f.last_seen, f.client_host,
@@ -21,20 +27,16 @@ SELECT f.message_key, f.host, f.queue_id, f.first_seen, f.last_seen, f.client_ho
         WHEN NOT f.was_queued THEN 'aborted'
         WHEN f.is_held AND f.removed_at IS NULL THEN 'held'
         WHEN f.removed_at IS NULL THEN 'deferred'
-        WHEN coalesce(o.recipients, 0) = 0 THEN 'delivered'
+        WHEN o.recipients = 0 THEN 'delivered'
         WHEN o.sent = o.recipients THEN 'delivered'
         WHEN o.sent = 0 AND o.expired > 0 AND o.bounced + o.rejected = 0 THEN 'expired'
         WHEN o.sent = 0 THEN 'bounced'
         ELSE 'mixed'
     END AS final,
-    coalesce(o.recipients, 0) AS recipients,
-    coalesce(o.sent, 0) AS sent,
-    coalesce(o.bounced, 0) AS bounced,
-    coalesce(o.expired, 0) AS expired,
-    coalesce(o.deferred, 0) AS deferred,
+    o.recipients, o.sent, o.bounced, o.expired, o.deferred,
     f.orig_queue_id
 FROM message_facts AS f
-LEFT JOIN outcome AS o USING (host, queue_id, message_key);
+JOIN outcome AS o USING (host, queue_id, message_key);
 
 COMMENT ON VIEW messages IS 'One row per message instance: a queue ID from first sight to removal (a reused queue ID is a new instance).';
 COMMENT ON COLUMN messages.message_key IS 'host:queue_id, with #n for the n-th reuse of a short queue ID; the key of the other views.';
