@@ -550,11 +550,11 @@ EVENT_TABLES = {
         "notification",
         "canceled",
         "postsuper_summary",
+        "client",
     ),
     "ev_session": (
         "connect",
         "disconnect",
-        "client",
         "lost_connection",
         "tls",
         "tls_failed",

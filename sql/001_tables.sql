@@ -43,6 +43,8 @@ CREATE TABLE lines (
 
 -- Events live in narrow tables, one per family of kinds, so that every column is dense; the
 -- `events` view puts them back together. Which kind goes where: mailidx/rules.py EVENT_TABLES.
+-- Everything about a queued message is outside ev_session (connections only), so the message
+-- views never read the biggest table.
 
 CREATE TABLE ev_delivery (
     file_id        INTEGER NOT NULL,
@@ -83,6 +85,13 @@ CREATE TABLE ev_message (
     pid            INTEGER,
     queue_id       VARCHAR,
     kind           VARCHAR NOT NULL,
+    client_host    VARCHAR,
+    client_ip      VARCHAR,
+    client_port    INTEGER,
+    sasl_method    VARCHAR,
+    sasl_username  VARCHAR,
+    sasl_sender    VARCHAR,
+    orig_client    VARCHAR,
     sender         VARCHAR,
     size           BIGINT,
     nrcpt          INTEGER,

@@ -8,7 +8,12 @@ WITH numbered AS (
         coalesce(sum(CASE WHEN kind IN ('removed', 'deleted') THEN 1 ELSE 0 END) OVER (
             PARTITION BY host, queue_id ORDER BY ts, file_id, line_number
             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS instance
-    FROM events
+    FROM (
+        SELECT * FROM ev_delivery
+        UNION ALL BY NAME SELECT * FROM ev_message
+        UNION ALL BY NAME SELECT * FROM ev_reject
+        UNION ALL BY NAME SELECT * FROM ev_other
+    )
     WHERE queue_id IS NOT NULL
 )
 SELECT *,
