@@ -192,40 +192,30 @@ def parse_lines(lines: list[str], *, year: int = 2026, tz: str = "UTC") -> list[
 
 def save_state(con, state: store.FileState) -> None:
     now = dt.datetime.now(dt.timezone.utc)
+    row = {
+        "file_id": state.file_id,
+        "path": state.path,
+        "head": state.head,
+        "head_len": len(state.head),
+        "bytes_done": state.bytes_done,
+        "lines_done": state.lines_done,
+        "last_year": state.last_year,
+        "last_month": state.last_month,
+        "now": now,
+    }
     if state.is_new:
         con.execute(
-            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                state.file_id,
-                state.path,
-                state.path,
-                state.head,
-                len(state.head),
-                state.bytes_done,
-                state.lines_done,
-                state.last_year,
-                state.last_month,
-                now,
-                now,
-            ],
+            "INSERT INTO files VALUES ($file_id, $path, $path, $head, $head_len, $bytes_done,"
+            " $lines_done, $last_year, $last_month, $now, $now)",
+            row,
         )
         state.is_new = False
     else:
         con.execute(
-            """UPDATE files SET path = ?, head = ?, head_len = ?, bytes_done = ?,
-                   lines_done = ?, last_year = ?, last_month = ?, last_indexed = ?
-               WHERE file_id = ?""",
-            [
-                state.path,
-                state.head,
-                len(state.head),
-                state.bytes_done,
-                state.lines_done,
-                state.last_year,
-                state.last_month,
-                now,
-                state.file_id,
-            ],
+            "UPDATE files SET path = $path, head = $head, head_len = $head_len,"
+            " bytes_done = $bytes_done, lines_done = $lines_done, last_year = $last_year,"
+            " last_month = $last_month, last_indexed = $now WHERE file_id = $file_id",
+            row,
         )
 
 

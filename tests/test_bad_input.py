@@ -3,6 +3,7 @@ indexed and nothing already indexed is lost."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import subprocess
@@ -21,6 +22,27 @@ def one_line_error(proc) -> str:
     errors = [line for line in err.splitlines() if line.startswith("mailidx:")]
     assert len(errors) == 1, err
     return errors[0]
+
+
+@contextlib.contextmanager
+def writer_holding(db):
+    """Another process with the index open for writing, as a running build would."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True);"
+            " time.sleep(60)",
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout.readline().strip() == b"held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 @pytest.fixture
@@ -85,23 +107,9 @@ def test_unreadable_file_is_reported(mailidx, tmp_path, good_log):
 
 
 def test_second_concurrent_build_says_the_index_is_busy(mailidx, tmp_path, good_log):
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True);"
-            " time.sleep(60)",
-            str(mailidx.db),
-        ],
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert holder.stdout.readline().strip() == b"held"
+    with writer_holding(mailidx.db) as holder:
         msg = one_line_error(mailidx.build(good_log, check=False))
         assert f"index is busy (pid {holder.pid})" in msg
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_duckdb_file_that_is_not_an_index_is_refused(mailidx, tmp_path, good_log):
@@ -147,22 +155,8 @@ def test_sql_on_a_missing_index_says_to_build_first(mailidx, tmp_path):
 
 def test_status_waits_briefly_then_reports_a_busy_writer(mailidx, good_log):
     mailidx.build(good_log)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True);"
-            " time.sleep(60)",
-            str(mailidx.db),
-        ],
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert holder.stdout.readline().strip() == b"held"
+    with writer_holding(mailidx.db):
         started = time.monotonic()
         msg = one_line_error(mailidx.run("status", check=False))
         assert "index is busy" in msg
         assert time.monotonic() - started < 30
-    finally:
-        holder.kill()
-        holder.wait()
