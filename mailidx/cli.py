@@ -229,6 +229,64 @@ def sql(
 
 
 @app.command()
+def query(
+    name: str | None = typer.Argument(None, help="Which query (see --list)"),
+    list_: bool = typer.Option(False, "--list", help="The queries, one line each"),
+    reason: str | None = typer.Option(None, help="Reason category: size, unknown_user, …"),
+    since: str | None = typer.Option(None, help="From: 2h, 7d, today, yesterday, ISO time"),
+    until: str | None = typer.Option(None, help="Until (same forms as --since)"),
+    sender: str | None = typer.Option(None, help="Envelope sender (SQL LIKE: %@example.com)"),
+    recipient: str | None = typer.Option(None, help="Recipient (SQL LIKE)"),
+    domain: str | None = typer.Option(None, help="Recipient domain"),
+    client: str | None = typer.Option(None, help="Client IP or host name (LIKE)"),
+    relay: str | None = typer.Option(None, help="Relay host (LIKE) or IP"),
+    host: str | None = typer.Option(None, help="Postfix server (syslog host)"),
+    limit: int = typer.Option(100, help="At most this many rows"),
+    tz: str | None = typer.Option(None, help="Zone of times without an offset"),
+    db: str | None = DbOption,
+    fmt: str | None = FormatOption,
+) -> None:
+    """Canned queries: bounced, deferred, rejected, top-domains, reasons, …"""
+    from mailidx import queries, store
+
+    try:
+        if list_ or name is None:
+            rows = [
+                [q.name, q.help, " ".join("--" + f for f in q.filters)]
+                for q in queries.catalog().values()
+            ]
+            output.render(["query", "what", "filters"], rows, pick_format(fmt))
+            return
+        q = queries.get(name)
+        zone = tz or local_zone()
+        given = {
+            "reason": reason,
+            "sender": sender,
+            "recipient": recipient,
+            "domain": domain,
+            "client": client,
+            "relay": relay,
+            "host": host,
+            "limit": limit,
+            "since": queries.parse_when(since, zone) if since else None,
+            "until": queries.parse_when(until, zone) if until else None,
+        }
+        params = queries.bind(q, given)
+        con = store.connect(db_path(db), read_only=True)
+        if reason is not None and reason not in queries.reason_names(con):
+            con.close()
+            raise queries.QueryError(
+                f"no reason category {reason!r}; choose one of: "
+                + ", ".join(queries.reason_names(store.connect(db_path(db), read_only=True)))
+            )
+        columns, rows = queries.run(con, q, params)
+        con.close()
+    except (queries.QueryError, IndexError_) as exc:
+        fail(str(exc))
+    output.render(columns, rows, pick_format(fmt))
+
+
+@app.command()
 def schema(
     view: str | None = typer.Argument(None, help="One view or table (default: all)"),
     db: str | None = DbOption,

@@ -17,7 +17,7 @@ SELECT ts, host, service, daemon, queue_id, NULL, client_host, client_ip, NULL, 
     CASE WHEN contains(detail, 'rate limit') THEN 'rate_limit' ELSE 'size' END,
     'reject', kind, file_id, line_number
 FROM events
-WHERE kind = 'warning' AND daemon IN ('smtpd', 'cleanup')
+WHERE kind = 'warning' AND daemon = 'smtpd'  -- cleanup repeats the size one
   AND (contains(detail, 'rate limit exceeded') OR contains(detail, 'size limit exceeded'));
 
 COMMENT ON VIEW rejects IS 'One row per refusal: NOQUEUE and queued rejects, postscreen, milter, before-queue filter, header/body checks, rate and size limits.';

@@ -1,0 +1,96 @@
+"""Canned queries: named .sql files in sql/queries/ with bound parameters.
+
+Each file starts with `-- help: one line`, and filters with `$name` parameters that are NULL
+when the user does not give them (`AND ($sender IS NULL OR sender ILIKE $sender)`). A filter is
+offered for a query exactly when its SQL uses the parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from mailidx.store import sql_dir
+
+PARAM = re.compile(r"\$([a-z_]+)")
+RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class QueryError(Exception):
+    """A query the user cannot run as asked; the message is one line for the user."""
+
+
+@dataclass
+class Query:
+    name: str
+    help: str
+    sql: str
+
+    @property
+    def filters(self) -> list[str]:
+        return sorted(set(PARAM.findall(self.sql)) - {"limit"})
+
+
+def catalog() -> dict[str, Query]:
+    out = {}
+    for path in sorted((sql_dir() / "queries").glob("*.sql")):
+        text = path.read_text()
+        first = text.splitlines()[0]
+        help_text = first.split("help:", 1)[1].strip() if "help:" in first else ""
+        out[path.stem] = Query(path.stem, help_text, text)
+    return out
+
+
+def get(name: str) -> Query:
+    queries = catalog()
+    if name not in queries:
+        raise QueryError(f"no query {name!r}; choose one of: {', '.join(queries)}")
+    return queries[name]
+
+
+def parse_when(text: str, zone: str, now: dt.datetime | None = None) -> dt.datetime:
+    """An instant from `2h`, `7d`, `today`, `yesterday`, `2026-11-27` or an ISO date-time;
+    dates and times without an offset are in ``zone``."""
+    tz = ZoneInfo(zone)
+    now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(tz)
+    word = text.strip().lower()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if word == "today":
+        return midnight
+    if word == "yesterday":
+        return midnight - dt.timedelta(days=1)
+    match = RELATIVE.match(word)
+    if match:
+        return now - dt.timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise QueryError(
+            f"cannot read the time {text!r}; use 2h, 7d, today, yesterday or 2026-11-27[T10:00]"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=tz)
+
+
+def bind(query: Query, given: dict[str, object]) -> dict[str, object]:
+    """The parameters the query uses: given values, NULL for the rest."""
+    unknown = [k for k, v in given.items() if v is not None and k not in query.filters + ["limit"]]
+    if unknown:
+        offered = ", ".join("--" + f for f in query.filters) or "none"
+        raise QueryError(f"query {query.name!r} has no --{unknown[0]} filter (it takes: {offered})")
+    return {name: given.get(name) for name in set(PARAM.findall(query.sql))}
+
+
+def run(con, query: Query, params: dict[str, object]):
+    cursor = con.execute(query.sql, params)
+    columns = [d[0] for d in cursor.description]
+    return columns, cursor.fetchall()
+
+
+def reason_names(con) -> list[str]:
+    rows = con.execute(
+        "SELECT DISTINCT category FROM reason_categories UNION SELECT 'other' ORDER BY 1"
+    ).fetchall()
+    return [r[0] for r in rows]
