@@ -287,6 +287,44 @@ def query(
 
 
 @app.command()
+def trace(
+    term: str = typer.Argument(..., help="Queue ID, Message-ID, address, or client IP/host"),
+    lines: bool = typer.Option(True, "--lines/--no-lines", help="Show the original log lines"),
+    since: str | None = typer.Option(None, help="From: 2h, 7d, today, yesterday, ISO time"),
+    until: str | None = typer.Option(None, help="Until (same forms as --since)"),
+    tz: str | None = typer.Option(None, help="Zone of times without an offset"),
+    db: str | None = DbOption,
+    fmt: str | None = typer.Option(None, "--format", "-f", help="text (default) or json"),
+) -> None:
+    """The whole story of every message matching TERM, across all its queue IDs."""
+    import json
+
+    from mailidx import queries, store
+    from mailidx import trace as tracing
+
+    try:
+        zone = tz or local_zone()
+        window = tracing.Window(
+            queries.parse_when(since, zone) if since else None,
+            queries.parse_when(until, zone) if until else None,
+        )
+        con = store.connect(db_path(db), read_only=True)
+        stories = tracing.stories(con, term, window, with_lines=lines)
+        con.close()
+    except (queries.QueryError, IndexError_) as exc:
+        fail(str(exc))
+    if not stories:
+        fail(f"nothing in the index matches {term!r} (a queue ID, Message-ID, address or client)")
+    if fmt == "json":
+        data = [output._jsonable(tracing.as_data(s)) for s in stories]
+        print(json.dumps(data, indent=2))
+    elif fmt in (None, "text", "table"):
+        output.render_stories(stories, with_lines=lines)
+    else:
+        raise typer.BadParameter("choose text or json", param_hint="--format")
+
+
+@app.command()
 def schema(
     view: str | None = typer.Argument(None, help="One view or table (default: all)"),
     db: str | None = DbOption,

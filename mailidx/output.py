@@ -97,3 +97,69 @@ def render_table(
 def note(message: str) -> None:
     """A note for the user on stderr (never mixed into the data on stdout)."""
     sys.stderr.write(safe_text(message) + "\n")
+
+
+def render_stories(stories, out: TextIO | None = None, with_lines: bool = True) -> None:
+    """`mailidx trace` as text a person reads: each flow, its messages, recipients, lines."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(file=out or sys.stdout, highlight=False, soft_wrap=True)
+
+    def say(*parts: tuple[str, str]) -> None:
+        text = Text()
+        for value, style in parts:
+            text.append(safe_text(value), style=style)
+        console.print(text)
+
+    for story in stories:
+        say((f"flow {story.flow_id}", "bold"), (f"  {len(story.messages)} message(s)", "dim"))
+        outgoing = {}
+        for link in story.links:
+            outgoing.setdefault(link["from_message_key"], []).append(link)
+        for m in story.messages:
+            say(
+                ("  " + m["message_key"], "bold cyan"),
+                (f"  {_cell(m['first_seen'])}", ""),
+                (f"  final {m['final']}", "bold"),
+            )
+            facts = [
+                f"from <{m['sender']}>" if m["sender"] is not None else "",
+                f"Message-ID <{m['message_id']}>" if m["message_id"] else "",
+                f"{m['size']} bytes" if m["size"] is not None else "",
+                f"client {m['client_host']}[{m['client_ip']}]" if m["client_ip"] else "",
+                f"via {m['origin']}",
+            ]
+            say(("    " + "  ".join(f for f in facts if f), ""))
+            for r in (r for r in story.recipients if r["message_key"] == m["message_key"]):
+                style = {"sent": "green", "bounced": "red", "rejected": "red"}.get(
+                    r["status"], "yellow"
+                )
+                say(
+                    (f"    {r['recipient']}", ""),
+                    (f"  {r['status']}", style),
+                    (f"  {r['dsn'] or ''}  {r['reason_category'] or ''}", ""),
+                    (f"  {r['attempts']} attempt(s)", "dim"),
+                )
+                if r["response"]:
+                    say((f"      {r['response']}", "dim"))
+            for d in (d for d in story.deliveries if d["message_key"] == m["message_key"]):
+                if d["delay"] is not None:
+                    attempt = f"{_cell(d['ts'])} {d['recipient']} {d['status']} via {d['relay']}"
+                    delays = (
+                        f"before qmgr {d['delay_before_qmgr']}, in qmgr {d['delay_in_qmgr']}, "
+                        f"connect {d['delay_conn']}, send {d['delay_xmit']}"
+                    )
+                    say(
+                        (
+                            f"      {attempt} delay {d['delay']}s ({delays})",
+                            "dim",
+                        )
+                    )
+            for link in outgoing.get(m["message_key"], []):
+                say((f"    → {link['link']} {link['to_message_key']}", "magenta"))
+        if with_lines and story.lines:
+            say(("  log lines", "bold"))
+            for line in story.lines:
+                say((f"    {line['raw']}", ""))
+        console.print()
