@@ -325,6 +325,38 @@ def trace(
 
 
 @app.command()
+def summary(
+    since: str | None = typer.Option(None, help="From: 2h, 7d, today, yesterday, ISO time"),
+    until: str | None = typer.Option(None, help="Until (same forms as --since)"),
+    limit: int = typer.Option(10, help="Rows in each top list"),
+    tz: str | None = typer.Option(None, help="Zone of times without an offset"),
+    db: str | None = DbOption,
+    fmt: str | None = typer.Option(None, "--format", "-f", help="table (default) or json"),
+) -> None:
+    """A pflogsumm-class report: totals, traffic per day and hour, top lists, problems."""
+    import json
+
+    from mailidx import queries, store
+    from mailidx import summary as summarise
+
+    try:
+        zone = tz or local_zone()
+        start = queries.parse_when(since, zone) if since else None
+        end = queries.parse_when(until, zone) if until else None
+        con = store.connect(db_path(db), read_only=True)
+        report = summarise.report(con, start, end, limit)
+        con.close()
+    except (queries.QueryError, IndexError_) as exc:
+        fail(str(exc))
+    if fmt == "json":
+        print(json.dumps(output._jsonable(report), indent=2))
+    elif fmt in (None, "table"):
+        output.render_summary(report)
+    else:
+        raise typer.BadParameter("choose table or json", param_hint="--format")
+
+
+@app.command()
 def schema(
     view: str | None = typer.Argument(None, help="One view or table (default: all)"),
     db: str | None = DbOption,

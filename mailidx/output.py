@@ -163,3 +163,61 @@ def render_stories(stories, out: TextIO | None = None, with_lines: bool = True) 
             for line in story.lines:
                 say((f"    {line['raw']}", ""))
         console.print()
+
+
+def render_summary(report: dict, out: TextIO | None = None) -> None:
+    """`mailidx summary` for a person: grand totals, traffic, a per-hour bar chart, top lists."""
+    from rich.console import Console
+
+    out = out or sys.stdout
+    console = Console(file=out, highlight=False)
+    t = report["totals"]
+    rows = [
+        ["received", t["received"]],
+        ["delivered", t["delivered"]],
+        ["forwarded", t["forwarded"]],
+        ["deferred", f"{t['deferred']} ({t['deferrals']} deferrals)"],
+        ["bounced", t["bounced"]],
+        ["rejected", f"{t['rejected']} ({t['rejected_pct']}%)"],
+        ["reject warnings", t["reject_warnings"]],
+        ["held", t["held"]],
+        ["discarded", t["discarded"]],
+        ["bytes received", t["bytes_received"]],
+        ["bytes delivered", t["bytes_delivered"]],
+        ["senders", t["senders"]],
+        ["sending hosts/domains", t["sending_hosts"]],
+        ["recipients", t["recipients"]],
+        ["recipient hosts/domains", t["recipient_domains"]],
+        ["content-filter re-injections (not counted above)", t["filter_reinjections"]],
+        ["content-filter hand-offs (not counted above)", t["filter_handoffs"]],
+    ]
+    render_table(["grand totals", ""], rows, out)
+    for key, title in (("per_day", "per-day traffic"), ("per_hour", "per-hour traffic")):
+        data = report[key]
+        if data:
+            render_table(list(data[0]), [list(r.values()) for r in data], out, title)
+    hours = {r["hour"]: r["received"] + r["delivered"] for r in report["per_hour"]}
+    peak = max(hours.values(), default=0)
+    if peak:
+        console.print("messages per hour (received + delivered)")
+        for hour in range(24):
+            n = hours.get(hour, 0)
+            bar = "█" * round(40 * n / peak)
+            console.print(f"  {hour:02d}:00 {bar} {n}", markup=False)
+    for key in (
+        "top_senders",
+        "top_senders_by_size",
+        "top_recipients",
+        "top_recipient_domains",
+        "delays_by_domain",
+        "deferrals",
+        "bounces",
+        "rejects",
+        "warnings",
+        "fatal",
+    ):
+        data = report[key]
+        if data:
+            render_table(
+                list(data[0]), [list(r.values()) for r in data], out, key.replace("_", " ")
+            )

@@ -1,0 +1,195 @@
+"""`mailidx summary`: a pflogsumm-class report for a time range, from the views.
+
+The grand totals count what happened to mail, once: a content filter's re-injection is not a
+second reception, and the hand-off to the filter is not a delivery (pflogsumm counts both; the
+README says how the two sets of numbers relate). Every query takes $since and $until (NULL for
+open ends).
+"""
+
+from __future__ import annotations
+
+RANGE = "($since IS NULL OR {t} >= $since) AND ($until IS NULL OR {t} < $until)"
+
+# Message instances that re-entered the queue from a content filter (or a relay hop between two
+# indexed hosts) are not new receptions; deliveries that handed a message on to such an
+# instance are not final deliveries.
+HOPS = """
+hops AS (
+    SELECT f.from_message_key, m.queue_id AS to_queue_id, f.to_message_key
+    FROM flows AS f JOIN messages AS m ON m.message_key = f.to_message_key
+    WHERE f.link IN ('queued_as', 'relayed')
+)"""
+
+TOTALS = f"""
+WITH {HOPS.strip()},
+received AS (
+    SELECT * FROM messages
+    WHERE origin NOT IN ('bounce', 'local')
+      AND message_key NOT IN (SELECT to_message_key FROM hops)
+      AND {RANGE.format(t="first_seen")}
+),
+attempts AS (
+    SELECT d.*, h.to_message_key IS NOT NULL AS handoff,
+        d.status = 'sent' AND starts_with(coalesce(d.response, ''), 'forwarded as') AS forward
+    FROM deliveries AS d
+    LEFT JOIN hops AS h ON h.from_message_key = d.message_key AND h.to_queue_id = d.next_queue_id
+    WHERE {RANGE.format(t="d.ts")}
+),
+sizes AS (SELECT message_key, size FROM messages),
+delivered AS (
+    SELECT a.*, s.size FROM attempts AS a LEFT JOIN sizes AS s USING (message_key)
+    WHERE a.status = 'sent' AND NOT a.handoff AND NOT a.forward
+),
+refused AS (
+    SELECT * FROM rejects WHERE {RANGE.format(t="ts")}
+)
+SELECT
+    (SELECT count(*) FROM received) AS received,
+    (SELECT count(*) FROM delivered) AS delivered,
+    (SELECT count(*) FROM attempts WHERE forward) AS forwarded,
+    (SELECT count(DISTINCT message_key) FROM attempts WHERE status = 'deferred') AS deferred,
+    (SELECT count(*) FROM attempts WHERE status = 'deferred') AS deferrals,
+    (SELECT count(*) FROM attempts WHERE status = 'bounced') AS bounced,
+    (SELECT count(*) FROM refused WHERE kind IN ('reject', 'milter_reject', 'proxy_reject'))
+        AS rejected,
+    (SELECT count(*) FROM refused WHERE kind IN ('reject_warning', 'header_warning'))
+        AS reject_warnings,
+    (SELECT count(*) FROM refused WHERE kind = 'hold') AS held,
+    (SELECT count(*) FROM refused WHERE kind = 'discard') AS discarded,
+    (SELECT coalesce(sum(size), 0) FROM received) AS bytes_received,
+    (SELECT coalesce(sum(size), 0) FROM delivered) AS bytes_delivered,
+    (SELECT count(DISTINCT sender) FROM received) AS senders,
+    (SELECT count(DISTINCT CASE WHEN contains(sender, '@')
+        THEN lower(split_part(sender, '@', 2)) ELSE coalesce(client_host, 'local') END)
+        FROM received WHERE sender IS NOT NULL) AS sending_hosts,
+    (SELECT count(DISTINCT lower(recipient)) FROM delivered) AS recipients,
+    (SELECT count(DISTINCT lower(split_part(recipient, '@', 2))) FROM delivered)
+        AS recipient_domains,
+    (SELECT count(*) FROM messages WHERE final = 'held') AS held_now,
+    -- what pflogsumm counts as well: re-injections as receptions, hand-offs as deliveries
+    (SELECT count(*) FROM messages WHERE origin NOT IN ('bounce', 'local')
+        AND message_key IN (SELECT to_message_key FROM hops) AND {RANGE.format(t="first_seen")})
+        AS filter_reinjections,
+    (SELECT coalesce(sum(size), 0) FROM messages WHERE origin NOT IN ('bounce', 'local')
+        AND message_key IN (SELECT to_message_key FROM hops) AND {RANGE.format(t="first_seen")})
+        AS filter_reinjected_bytes,
+    (SELECT count(*) FROM attempts WHERE status = 'sent' AND handoff) AS filter_handoffs,
+    (SELECT coalesce(sum(s.size), 0) FROM attempts AS a LEFT JOIN sizes AS s USING (message_key)
+        WHERE a.status = 'sent' AND a.handoff) AS filter_handoff_bytes
+"""
+
+TRAFFIC = """
+WITH {hops},
+recv AS (
+    SELECT {bucket} AS bucket, count(*) AS received FROM messages
+    WHERE origin NOT IN ('bounce', 'local')
+      AND message_key NOT IN (SELECT to_message_key FROM hops) AND {range_m}
+    GROUP BY bucket
+),
+att AS (
+    SELECT {bucket_d} AS bucket,
+        count(*) FILTER (WHERE d.status = 'sent' AND h.to_message_key IS NULL
+            AND NOT starts_with(coalesce(d.response, ''), 'forwarded as')) AS delivered,
+        count(*) FILTER (WHERE d.status = 'deferred') AS deferred,
+        count(*) FILTER (WHERE d.status = 'bounced') AS bounced
+    FROM deliveries AS d
+    LEFT JOIN hops AS h ON h.from_message_key = d.message_key AND h.to_queue_id = d.next_queue_id
+    WHERE {range_d}
+    GROUP BY bucket
+),
+rej AS (
+    SELECT {bucket_r} AS bucket, count(*) AS rejected FROM rejects
+    WHERE kind IN ('reject', 'milter_reject', 'proxy_reject') AND {range_r}
+    GROUP BY bucket
+)
+SELECT bucket AS {name}, coalesce(received, 0) AS received, coalesce(delivered, 0) AS delivered,
+    coalesce(deferred, 0) AS deferred, coalesce(bounced, 0) AS bounced,
+    coalesce(rejected, 0) AS rejected
+FROM recv FULL JOIN att USING (bucket) FULL JOIN rej USING (bucket)
+ORDER BY bucket
+"""
+
+
+def traffic_sql(unit: str) -> str:
+    def bucket(t: str) -> str:
+        return f"strftime({t}, '%Y-%m-%d')" if unit == "day" else f"hour({t})"
+
+    return TRAFFIC.format(
+        hops=HOPS.strip(),
+        name=unit,
+        bucket=bucket("first_seen"),
+        bucket_d=bucket("d.ts"),
+        bucket_r=bucket("ts"),
+        range_m=RANGE.format(t="first_seen"),
+        range_d=RANGE.format(t="d.ts"),
+        range_r=RANGE.format(t="ts"),
+    )
+
+
+SECTIONS = {
+    "top_senders": f"""
+        SELECT sender, count(*) AS messages, coalesce(sum(size), 0) AS bytes FROM messages
+        WHERE origin NOT IN ('bounce', 'local') AND {RANGE.format(t="first_seen")}
+        GROUP BY sender ORDER BY messages DESC, bytes DESC, sender LIMIT $limit""",
+    "top_senders_by_size": f"""
+        SELECT sender, count(*) AS messages, coalesce(sum(size), 0) AS bytes FROM messages
+        WHERE origin NOT IN ('bounce', 'local') AND {RANGE.format(t="first_seen")}
+        GROUP BY sender ORDER BY bytes DESC, messages DESC, sender LIMIT $limit""",
+    "top_recipients": f"""
+        SELECT lower(recipient) AS recipient, count(*) AS messages,
+            count(*) FILTER (WHERE status = 'sent') AS sent FROM recipients
+        WHERE {RANGE.format(t="last_attempt")}
+        GROUP BY 1 ORDER BY messages DESC, recipient LIMIT $limit""",
+    "top_recipient_domains": f"""
+        SELECT lower(split_part(r.recipient, '@', 2)) AS domain, count(*) AS recipients,
+            coalesce(sum(m.size), 0) AS bytes
+        FROM recipients AS r JOIN messages AS m USING (message_key)
+        WHERE r.status = 'sent' AND {RANGE.format(t="r.last_attempt")}
+        GROUP BY 1 ORDER BY recipients DESC, domain LIMIT $limit""",
+    "delays_by_domain": f"""
+        SELECT lower(split_part(recipient, '@', 2)) AS domain, count(*) AS deliveries,
+            round(avg(delay), 2) AS avg_s, round(quantile_cont(delay, 0.5), 2) AS p50_s,
+            round(quantile_cont(delay, 0.95), 2) AS p95_s, max(delay) AS max_s
+        FROM deliveries WHERE status = 'sent' AND {RANGE.format(t="ts")}
+        GROUP BY 1 ORDER BY deliveries DESC, domain LIMIT $limit""",
+    "deferrals": f"""
+        SELECT reason_category, count(*) AS deferrals, count(DISTINCT message_key) AS messages,
+            any_value(response) AS example
+        FROM deliveries WHERE status = 'deferred' AND {RANGE.format(t="ts")}
+        GROUP BY 1 ORDER BY deferrals DESC, reason_category LIMIT $limit""",
+    "bounces": f"""
+        SELECT reason_category, dsn, count(*) AS bounces, any_value(response) AS example
+        FROM deliveries WHERE status = 'bounced' AND {RANGE.format(t="ts")}
+        GROUP BY 1, 2 ORDER BY bounces DESC, reason_category, dsn LIMIT $limit""",
+    "rejects": f"""
+        SELECT reason_category, stage, count(*) AS rejects, any_value(reason) AS example
+        FROM rejects WHERE kind IN ('reject', 'milter_reject', 'proxy_reject')
+          AND {RANGE.format(t="ts")}
+        GROUP BY 1, 2 ORDER BY rejects DESC, reason_category, stage LIMIT $limit""",
+    "warnings": f"""
+        SELECT daemon, text, count(*) AS n FROM problems
+        WHERE severity = 'warning' AND {RANGE.format(t="ts")}
+        GROUP BY 1, 2 ORDER BY n DESC, daemon, text LIMIT $limit""",
+    "fatal": f"""
+        SELECT daemon, text, count(*) AS n FROM problems
+        WHERE severity IN ('fatal', 'panic', 'error') AND {RANGE.format(t="ts")}
+        GROUP BY 1, 2 ORDER BY n DESC, daemon, text LIMIT $limit""",
+}
+
+
+def _dicts(cursor) -> list[dict]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def report(con, since=None, until=None, limit: int = 10) -> dict:
+    params = {"since": since, "until": until}
+    totals = _dicts(con.execute(TOTALS, params))[0]
+    accepted = totals["delivered"] + totals["rejected"] + totals["discarded"]
+    totals["rejected_pct"] = round(100 * totals["rejected"] / accepted, 1) if accepted else 0.0
+    out: dict = {"totals": totals}
+    out["per_day"] = _dicts(con.execute(traffic_sql("day"), params))
+    out["per_hour"] = _dicts(con.execute(traffic_sql("hour"), params))
+    for name, sql in SECTIONS.items():
+        out[name] = _dicts(con.execute(sql, {**params, "limit": limit}))
+    return out
