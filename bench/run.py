@@ -286,6 +286,54 @@ def phase_views(ctx: Context) -> None:
     return None
 
 
+def phase_commands(ctx: Context) -> None:
+    """Wall time of `mailidx trace` and each canned query (process start included), next to
+    `grep` of the same queue ID over the raw log."""
+    if not ctx.db.exists():
+        return None
+    pick = subprocess.run(
+        [
+            str(Path(ctx.mailidx).parent / "python"),
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+            "print(c.execute(\"select queue_id from ev_delivery where status = 'bounced' "
+            'order by queue_id limit 1 offset 100").fetchall()[0][0])',
+            str(ctx.db),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if pick.returncode != 0:
+        return None
+    qid = pick.stdout.strip()
+    env = dict(os.environ, MAILIDX_DB=str(ctx.db))
+    timings = {}
+    grep = run_child(["grep", "-c", qid, str(ctx.log)], env=dict(os.environ, LC_ALL="C"))
+    timings[f"grep -c {qid} (raw log)"] = round(grep.seconds, 3)
+    commands = {f"trace {qid}": ["trace", qid, "--format", "json"]}
+    names = (
+        "bounced",
+        "deferred",
+        "expired",
+        "sent",
+        "held",
+        "rejected",
+        "top-senders",
+        "top-recipients",
+        "top-domains",
+        "reasons",
+    )
+    commands.update({f"query {n}": ["query", n, "--format", "csv"] for n in names})
+    commands["summary"] = ["summary", "--format", "json"]
+    for label, args in commands.items():
+        run = run_child([str(ctx.mailidx), *args], env=env)
+        timings[label] = (
+            round(run.seconds, 3) if run.returncode == 0 else f"failed ({run.returncode})"
+        )
+    ctx.facts["command_seconds"] = timings
+    return None
+
+
 COUNT_ROWS = """
 import duckdb, json, sys
 con = duckdb.connect(sys.argv[1], read_only=True)
@@ -316,6 +364,7 @@ PHASES = {
     "rebuild": phase_rebuild,
     "size": phase_size,
     "views": phase_views,
+    "commands": phase_commands,
 }
 
 
@@ -396,6 +445,8 @@ def table(ctx: Context) -> str:
         lines.append(f"index: {mb:.1f} MB = {pct:.1f} % of the raw log")
     for name, ms in ctx.facts.get("view_queries_ms", {}).items():
         lines.append(f"view query: {name}: {ms:.1f} ms (in-process, best of 3)")
+    for name, secs in ctx.facts.get("command_seconds", {}).items():
+        lines.append(f"command: {name}: {secs} s (wall, process start included)")
     if "view_queries_error" in ctx.facts:
         lines.append(f"view queries failed: {ctx.facts['view_queries_error']}")
     notes = [f"  {r.name}: {r.note}" for r in rows if r.note]

@@ -153,9 +153,8 @@ def stories(con, term: str, window: Window | None = None, with_lines: bool = Tru
     if with_lines:
         lines = _dicts(
             con.execute(
-                f"SELECT e.message_key, l.file_id, l.line_number, l.ts, l.raw FROM lines AS l "
-                f"JOIN (SELECT DISTINCT message_key, file_id, line_number FROM message_events "
-                f"WHERE {where}) AS e USING (file_id, line_number) "
+                f"SELECT l.file_id, l.line_number, l.ts, l.queue_id, l.host, l.raw FROM lines AS l "
+                f"WHERE {where.replace('queue_id', 'l.queue_id')} "
                 f"ORDER BY l.ts, l.file_id, l.line_number",
                 args,
             )
@@ -171,7 +170,18 @@ def stories(con, term: str, window: Window | None = None, with_lines: bool = Tru
         story.links = [lk for lk in links if lk["from_message_key"] in members]
         story.recipients = [r for r in recipients if r["message_key"] in members]
         story.deliveries = [d for d in deliveries if d["message_key"] in members]
-        story.lines = [ln for ln in lines if ln["message_key"] in members]
+        # a reused short queue ID's other instances lie outside these messages' lifetimes
+        spans = {
+            (m["host"], m["queue_id"]): (m["first_seen"], m["last_seen"]) for m in story.messages
+        }
+        story.lines = [
+            ln
+            for ln in lines
+            if (ln["host"], ln["queue_id"]) in spans
+            and spans[(ln["host"], ln["queue_id"])][0]
+            <= ln["ts"]
+            <= spans[(ln["host"], ln["queue_id"])][1]
+        ]
         out.append(story)
     return sorted(out, key=lambda s: s.messages[0]["first_seen"] if s.messages else dt.datetime.min)
 
