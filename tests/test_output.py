@@ -1,0 +1,39 @@
+"""One renderer: table, csv, json, jsonl; data on stdout, notes on stderr; log text inert."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import syslog_lines, write_lines
+
+TRICKY = "SELECT '[bold]x[/bold] host[1.2.3.4]' AS a, chr(27) || '[31mred' || chr(7) AS b"
+
+
+def test_table_shows_markup_and_escapes_as_plain_text(mailidx, tmp_path):
+    write_lines(tmp_path / "maillog", syslog_lines(3))
+    mailidx.build(tmp_path / "maillog")
+    proc = mailidx.run("sql", "--format", "table", TRICKY)
+    out = proc.stdout
+    assert b"[bold]x[/bold] host[1.2.3.4]" in out
+    assert b"\x1b" not in out and b"\x07" not in out and b"\\x1b[31mred\\x07" in out
+    assert b"1 rows in" in proc.stderr and b"rows in" not in out
+
+
+def test_every_format_carries_the_same_row(mailidx, tmp_path):
+    write_lines(tmp_path / "maillog", syslog_lines(3))
+    mailidx.build(tmp_path / "maillog")
+    q = "SELECT 'a,b' AS x, 2 AS n, NULL AS z"
+    assert mailidx.run("sql", "-f", "csv", q).stdout == b'x,n,z\n"a,b",2,\n'
+    assert json.loads(mailidx.run("sql", "-f", "json", q).stdout) == [
+        {"x": "a,b", "n": 2, "z": None}
+    ]
+    assert json.loads(mailidx.run("sql", "-f", "jsonl", q).stdout) == {
+        "x": "a,b", "n": 2, "z": None
+    }
+
+
+def test_an_unknown_format_is_bad_usage(mailidx, tmp_path):
+    write_lines(tmp_path / "maillog", syslog_lines(3))
+    mailidx.build(tmp_path / "maillog")
+    proc = mailidx.run("sql", "-f", "xml", "SELECT 1", check=False)
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr
