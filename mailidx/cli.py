@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 import typer
 
@@ -21,7 +22,7 @@ app = typer.Typer(
 DbOption = typer.Option(
     None, "--db", help="Index file [env: MAILIDX_DB; default: ~/.local/share/mailidx/index.duckdb]"
 )
-FormatOption = typer.Option(None, "--format", "-f", help="table, csv, json or jsonl")
+FormatOption = typer.Option(None, "--format", help="table, csv, json or jsonl")
 
 
 def fail(message: str) -> None:
@@ -193,39 +194,74 @@ def status(db: str | None = DbOption, fmt: str | None = FormatOption) -> None:
         output.note(", ".join(f"{k}={output._cell(v)}" for k, v in summary.items()))
 
 
+TABLE_MAX_ROWS = 500
+
+
 @app.command()
 def sql(
-    query: str | None = typer.Argument(None, help="SQL to run (read-only)"),
+    query: str | None = typer.Argument(None, help="SQL to run; none: read stdin or a --file"),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Run the SQL in this file"),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="A bound parameter NAME=VALUE, used as $NAME (repeatable)"
+    ),
+    write: bool = typer.Option(False, "--write", help="Open the index for writing"),
     db: str | None = DbOption,
     fmt: str | None = FormatOption,
 ) -> None:
-    """Run SQL against the index (one statement, read-only)."""
+    """Run SQL against the index (read-only unless --write); the last statement's rows print."""
     import duckdb
 
     from mailidx import store
 
+    if file is not None:
+        try:
+            query = file.read_text()
+        except OSError as exc:
+            fail(f"{file}: cannot read: {exc.strerror or exc}")
     if query is None:
         if sys.stdin.isatty():
             fail('give a query: mailidx sql "SELECT …" (the interactive shell is not built yet)')
         query = sys.stdin.read()
+    params = {}
+    for item in param:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter("use NAME=VALUE", param_hint="--param")
+        params[name] = value
     fmt = pick_format(fmt)
     path = db_path(db)
     try:
-        con = store.connect(path, read_only=True)
+        con = store.connect(path, read_only=not write)
     except IndexError_ as exc:
         fail(str(exc))
     started = time.monotonic()
     try:
-        cur = con.execute(query)
-        columns = [d[0] for d in cur.description] if cur.description else []
-        rows = cur.fetchall() if columns else []
+        columns, rows = _run_statements(con, query, params)
     except duckdb.Error as exc:
         fail(_sql_error(exc))
     finally:
         con.close()
-    output.render(columns, rows, fmt)
+    shown = rows
+    if fmt == "table" and len(rows) > TABLE_MAX_ROWS:
+        shown = rows[:TABLE_MAX_ROWS]
+    output.render(columns, shown, fmt)
+    if len(shown) < len(rows):
+        output.note(f"{len(rows) - len(shown)} more rows not shown; add LIMIT, or use --format csv")
     if fmt == "table":
         output.note(f"{len(rows)} rows in {time.monotonic() - started:.3f} s")
+
+
+def _run_statements(con, text: str, params: dict) -> tuple[list[str], list]:
+    """Every statement of ``text`` in turn; the rows of the last one that returns any."""
+    statements = con.extract_statements(text)
+    columns, rows = [], []
+    for statement in statements:
+        needed = set(statement.named_parameters)
+        cur = con.execute(statement, {k: v for k, v in params.items() if k in needed} or None)
+        if cur.description:
+            columns = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+    return columns, rows
 
 
 @app.command()
@@ -294,7 +330,7 @@ def trace(
     until: str | None = typer.Option(None, help="Until (same forms as --since)"),
     tz: str | None = typer.Option(None, help="Zone of times without an offset"),
     db: str | None = DbOption,
-    fmt: str | None = typer.Option(None, "--format", "-f", help="text (default) or json"),
+    fmt: str | None = typer.Option(None, "--format", help="text (default) or json"),
 ) -> None:
     """The whole story of every message matching TERM, across all its queue IDs."""
     import json
@@ -331,7 +367,7 @@ def summary(
     limit: int = typer.Option(10, help="Rows in each top list"),
     tz: str | None = typer.Option(None, help="Zone of times without an offset"),
     db: str | None = DbOption,
-    fmt: str | None = typer.Option(None, "--format", "-f", help="table (default) or json"),
+    fmt: str | None = typer.Option(None, "--format", help="table (default) or json"),
 ) -> None:
     """A pflogsumm-class report: totals, traffic per day and hour, top lists, problems."""
     import json
@@ -394,8 +430,8 @@ def schema(
 
 def _sql_error(exc: Exception) -> str:
     text = " ".join(str(exc).split())
-    if "read-only" in text.lower():
-        return f"{text} (the index opens read-only; this command only reads)"
+    if "read-only" in text.lower() or "read only" in text.lower():
+        return f"{text} (the index opens read-only: add --write to change it)"
     return text
 
 

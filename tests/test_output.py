@@ -23,17 +23,19 @@ def test_every_format_carries_the_same_row(mailidx, tmp_path):
     write_lines(tmp_path / "maillog", syslog_lines(3))
     mailidx.build(tmp_path / "maillog")
     q = "SELECT 'a,b' AS x, 2 AS n, NULL AS z"
-    assert mailidx.run("sql", "-f", "csv", q).stdout == b'x,n,z\n"a,b",2,\n'
-    assert json.loads(mailidx.run("sql", "-f", "json", q).stdout) == [
+    assert mailidx.run("sql", "--format", "csv", q).stdout == b'x,n,z\n"a,b",2,\n'
+    assert json.loads(mailidx.run("sql", "--format", "json", q).stdout) == [
         {"x": "a,b", "n": 2, "z": None}
     ]
-    assert json.loads(mailidx.run("sql", "-f", "jsonl", q).stdout) == {
-        "x": "a,b", "n": 2, "z": None
+    assert json.loads(mailidx.run("sql", "--format", "jsonl", q).stdout) == {
+        "x": "a,b",
+        "n": 2,
+        "z": None,
     }
 
 
 def test_an_unknown_format_is_bad_usage(mailidx, tmp_path):
     write_lines(tmp_path / "maillog", syslog_lines(3))
     mailidx.build(tmp_path / "maillog")
-    proc = mailidx.run("sql", "-f", "xml", "SELECT 1", check=False)
+    proc = mailidx.run("sql", "--format", "xml", "SELECT 1", check=False)
     assert proc.returncode == 2 and b"Traceback" not in proc.stderr
