@@ -134,7 +134,7 @@ def append_batch(con, state: store.FileState, batch: pa.Table, end_offset: int) 
 
     Returns (events, unparsed) of the batch.
     """
-    kinds = parser._kind_list_sql()
+    kinds = parser.kind_list_sql()
     con.register("batch", batch)
     con.execute("BEGIN")
     try:

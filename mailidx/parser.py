@@ -1,13 +1,14 @@
 """Turn raw log lines into typed rows: the syslog header, then the rules of :mod:`mailidx.rules`.
 
 Parsing runs inside DuckDB (RE2, vectorised, both cores) because a Python loop costs ~10 µs a
-line. This module only *writes* that SQL, as pure functions of the rule table; the store runs it
-on each batch, and :func:`parse_lines` runs the very same SQL in a throw-away in-memory DuckDB,
-which is how the tests call the parser.
+line. This module only *writes* that SQL, as pure functions of the rule table; the indexer runs
+it on each batch, and :func:`mailidx.indexer.parse_lines` runs the very same path on an
+in-memory index, which is how the tests call the parser.
 
-The input relation (``batch``) has columns line_number, offset, raw, raw_bytes. The header
-step yields ts, host, program, pid, service, daemon, queue_id, body, rule (index into RULES,
--1 for an unparsed Postfix line, -2 for another program's line) and kind.
+The input relation (``batch``) has columns line_number, offset, raw, raw_bytes and year. The
+header step yields ts, host, program, pid, service, daemon, queue_id, body, rule (index into
+RULES, -1 for an unparsed Postfix line, -2 for another program's line); the events step gives
+each ev_* table the typed fields of its kinds.
 """
 
 from __future__ import annotations
@@ -520,14 +521,5 @@ def compiled_events(table: str, columns: tuple[str, ...]) -> str:
     return events_sql(table, list(columns))
 
 
-def _years_of(lines: list[str], year: int):
-    import numpy as np
-
-    encoded = [line.encode() for line in lines]
-    data = np.frombuffer(b"".join(e + b"\n" for e in encoded), np.uint8)
-    starts = np.cumsum([0] + [len(e) + 1 for e in encoded[:-1]]).astype(np.int64)
-    return years(data, starts, year, None)[0]
-
-
-def _kind_list_sql() -> str:
+def kind_list_sql() -> str:
     return "[" + ", ".join(sql_str(k) for k in kinds()) + "]"
