@@ -80,19 +80,8 @@ def test_a_plain_duckdb_process_lists_and_queries_every_view(tmp_path):
         cwd=tmp_path,
     ).stdout.splitlines()
     counts = dict(line.split() for line in out[:-1])
-    for view in (
-        "messages",
-        "recipients",
-        "deliveries",
-        "flows",
-        "message_flows",
-        "rejects",
-        "connections",
-        "problems",
-        "events",
-        "log_lines",
-    ):
-        assert int(counts[view]) > 0, view
+    views = [r.name for r in schema.describe(fresh()) if r.kind == "view"]
+    assert views and all(int(counts[view]) > 0 for view in views), counts
     assert out[-1] == "[('mixed',)]"
 
 
