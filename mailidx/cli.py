@@ -218,9 +218,9 @@ def sql(
             query = file.read_text()
         except OSError as exc:
             fail(f"{file}: cannot read: {exc.strerror or exc}")
+    if query is None and sys.stdin.isatty():
+        return interactive(db_path(db), write, fmt)
     if query is None:
-        if sys.stdin.isatty():
-            fail('give a query: mailidx sql "SELECT …" (the interactive shell is not built yet)')
         query = sys.stdin.read()
     params = {}
     for item in param:
@@ -249,6 +249,22 @@ def sql(
         output.note(f"{len(rows) - len(shown)} more rows not shown; add LIMIT, or use --format csv")
     if fmt == "table":
         output.note(f"{len(rows)} rows in {time.monotonic() - started:.3f} s")
+
+
+def interactive(path: str, write: bool, fmt: str | None) -> None:
+    from mailidx import shell, store
+
+    try:
+        con = store.connect(path, read_only=not write)
+    except IndexError_ as exc:
+        fail(str(exc))
+    session = shell.Shell(con, path, write=write)
+    if fmt:
+        session.mode = pick_format(fmt)
+    try:
+        session.loop()
+    finally:
+        con.close()
 
 
 def _run_statements(con, text: str, params: dict) -> tuple[list[str], list]:
