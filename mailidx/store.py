@@ -16,6 +16,9 @@ from pathlib import Path
 import duckdb
 
 FORMAT = "mailidx"
+# New index files are written so that DuckDB one minor release older (1.5, for DuckDB 2.0)
+# can read them too: DBeaver's driver and other language bindings lag behind.
+STORAGE_VERSION = "v1.5.0"
 BUSY_RETRY_SECONDS = 2.0
 
 
@@ -70,7 +73,8 @@ def connect(path: str, *, read_only: bool, wait: float = BUSY_RETRY_SECONDS):
     deadline = time.monotonic() + wait
     while True:
         try:
-            con = duckdb.connect(path, read_only=read_only)
+            config = {} if read_only else {"storage_compatibility_version": STORAGE_VERSION}
+            con = duckdb.connect(path, read_only=read_only, config=config)
             break
         except duckdb.IOException as exc:
             text = str(exc)
