@@ -202,7 +202,7 @@ def sql(
     query: str | None = typer.Argument(None, help="SQL to run; none: read stdin or a --file"),
     file: Path | None = typer.Option(None, "--file", "-f", help="Run the SQL in this file"),
     param: list[str] = typer.Option(
-        [], "--param", "-p", help="A bound parameter NAME=VALUE, used as $NAME (repeatable)"
+        [], "--param", "-p", help="A bound parameter: -p NAME VALUE (or NAME=VALUE), as $NAME"
     ),
     write: bool = typer.Option(False, "--write", help="Open the index for writing"),
     db: str | None = DbOption,
@@ -451,7 +451,23 @@ def _sql_error(exc: Exception) -> str:
     return text
 
 
+def pair_params(argv: list[str]) -> list[str]:
+    """`-p NAME VALUE` (two words, as the issue and psql users write it) becomes
+    `-p NAME=VALUE`, the form typer takes for a repeatable option."""
+    out, i = [], 0
+    while i < len(argv):
+        word = argv[i]
+        if word in ("-p", "--param") and i + 2 < len(argv) and "=" not in argv[i + 1]:
+            out += [word, f"{argv[i + 1]}={argv[i + 2]}"]
+            i += 3
+        else:
+            out.append(word)
+            i += 1
+    return out
+
+
 def main() -> None:
+    sys.argv[1:] = pair_params(sys.argv[1:])
     app()
 
 

@@ -50,7 +50,8 @@ def test_parameters_are_bound(sample):
         "--format",
         "csv",
         "-p",
-        "who=buyer@big.test",
+        "who",
+        "buyer@big.test",
         "-p",
         "unused=1",
         "SELECT status, reason_category FROM recipients WHERE recipient = $who ORDER BY status",
@@ -106,3 +107,16 @@ def test_a_large_table_result_is_cut_with_a_note(sample):
     proc = sample.run("sql", "--format", "table", "SELECT * FROM range(2000)")
     assert b"1500 more rows not shown" in proc.stderr
     assert proc.stdout.count(b"\n") < 600
+
+
+def test_two_word_parameters_become_name_value_pairs():
+    from mailidx.cli import pair_params
+
+    assert pair_params(["sql", "-p", "a", "1", "--param", "b=2", "SELECT $a"]) == [
+        "sql",
+        "-p",
+        "a=1",
+        "--param",
+        "b=2",
+        "SELECT $a",
+    ]
