@@ -204,6 +204,15 @@ class Shell:
 
         bindings = KeyBindings()
 
+        @bindings.add("tab")
+        def _complete(event) -> None:
+            # a multi-line prompt would insert a tab; complete instead, as pgcli does
+            buffer = event.current_buffer
+            if buffer.complete_state:
+                buffer.complete_next()
+            else:
+                buffer.start_completion(select_first=True)
+
         @bindings.add("enter")
         def _(event) -> None:
             buffer = event.current_buffer

@@ -143,3 +143,39 @@ def test_ctrl_c_cancels_a_long_query_and_the_shell_goes_on(index):
             os.kill(pid, 9)
         os.waitpid(pid, 0)
         os.close(fd)
+
+
+def test_tab_completes_a_view_name_in_a_real_terminal(index):
+    """tmux runs the shell on a real terminal; Tab completes as a person would see it."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("tmux"):
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the terminal test (install tmux)")
+        pytest.skip("tmux is not installed")
+    name = f"mailidx-{os.getpid()}"
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(["tmux", *args], capture_output=True, text=True).stdout
+
+    def screen_has(text: str, timeout: float = 20) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if text in tmux("capture-pane", "-t", name, "-p"):
+                return True
+            time.sleep(0.2)
+        return False
+
+    command = f"env MAILIDX_DB={index.db} {sys.executable} -m mailidx sql"
+    tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "40", command)
+    try:
+        assert screen_has("mailidx>")
+        tmux("send-keys", "-t", name, "-l", "SELECT 'rows=' || count(*) AS r FROM message_fl")
+        tmux("send-keys", "-t", name, "Tab")
+        assert screen_has("FROM message_flows")
+        tmux("send-keys", "-t", name, "-l", "\\;")  # a bare ; separates tmux commands
+        tmux("send-keys", "-t", name, "Enter")
+        assert screen_has("rows=93")
+    finally:
+        tmux("kill-session", "-t", name)
