@@ -182,7 +182,7 @@ def status(db: str | None = DbOption, fmt: str | None = FormatOption) -> None:
 
         print(
             json.dumps(
-                output._jsonable({"files": [dict(zip(columns, r)) for r in rows], **summary}),
+                output.jsonable({"files": [dict(zip(columns, r)) for r in rows], **summary}),
                 indent=2,
             )
         )
@@ -191,7 +191,7 @@ def status(db: str | None = DbOption, fmt: str | None = FormatOption) -> None:
     if fmt == "table":
         output.render(["", "index"], [[k, v] for k, v in summary.items()], fmt)
     else:
-        output.note(", ".join(f"{k}={output._cell(v)}" for k, v in summary.items()))
+        output.note(", ".join(f"{k}={output.cell_text(v)}" for k, v in summary.items()))
 
 
 TABLE_MAX_ROWS = 500
@@ -325,14 +325,15 @@ def query(
         }
         params = queries.bind(q, given)
         con = store.connect(db_path(db), read_only=True)
-        if reason is not None and reason not in queries.reason_names(con):
+        try:
+            names = queries.reason_names(con)
+            if reason is not None and reason not in names:
+                raise queries.QueryError(
+                    f"no reason category {reason!r}; choose one of: {', '.join(names)}"
+                )
+            columns, rows = queries.run(con, q, params)
+        finally:
             con.close()
-            raise queries.QueryError(
-                f"no reason category {reason!r}; choose one of: "
-                + ", ".join(queries.reason_names(store.connect(db_path(db), read_only=True)))
-            )
-        columns, rows = queries.run(con, q, params)
-        con.close()
     except (queries.QueryError, IndexError_) as exc:
         fail(str(exc))
     output.render(columns, rows, pick_format(fmt))
@@ -368,7 +369,7 @@ def trace(
     if not stories:
         fail(f"nothing in the index matches {term!r} (a queue ID, Message-ID, address or client)")
     if fmt == "json":
-        data = [output._jsonable(tracing.as_data(s)) for s in stories]
+        data = [output.jsonable(tracing.as_data(s)) for s in stories]
         print(json.dumps(data, indent=2))
     elif fmt in (None, "text", "table"):
         output.render_stories(stories, with_lines=lines)
@@ -401,7 +402,7 @@ def summary(
     except (queries.QueryError, IndexError_) as exc:
         fail(str(exc))
     if fmt == "json":
-        print(json.dumps(output._jsonable(report), indent=2))
+        print(json.dumps(output.jsonable(report), indent=2))
     elif fmt in (None, "table"):
         output.render_summary(report)
     else:

@@ -9,6 +9,7 @@ moment leaves the index as it was after some whole batch, and the next build goe
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -66,12 +67,9 @@ def first_year(source: Source, first_chunk: bytes, options: Options) -> int:
 def _first_month_day(chunk: bytes) -> tuple[int, int] | None:
     for line in chunk[:65536].split(b"\n", 20):
         text = line.lstrip(b"<0123456789>")
-        month = parser.MONTHS.find(text[:3].decode("ascii", "replace"))
-        if month >= 0 and month % 3 == 0 and len(text) > 6:
-            try:
-                return month // 3 + 1, int(text[4:6])
-            except ValueError:
-                continue
+        month = parser.MONTH_OF.get(text[:3])
+        if month and text[4:6].strip().isdigit():
+            return month, int(text[4:6])
     return None
 
 
@@ -255,7 +253,6 @@ def index_source(
 
 def order_by_age(paths: Iterable[str]) -> list[str]:
     """Oldest first, so lines land roughly in time order; stdin last."""
-    import os
 
     def age(path: str) -> float:
         try:

@@ -31,7 +31,7 @@ def safe_text(value: Any) -> str:
     return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
@@ -41,13 +41,13 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).decode("utf-8", "backslashreplace")
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     return value
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -68,13 +68,13 @@ def render(
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows([_cell(v) for v in row] for row in rows)
+        writer.writerows([cell_text(v) for v in row] for row in rows)
     elif fmt == "json":
-        json.dump([dict(zip(columns, map(_jsonable, row))) for row in rows], out, indent=2)
+        json.dump([dict(zip(columns, map(jsonable, row))) for row in rows], out, indent=2)
         out.write("\n")
     elif fmt == "jsonl":
         for row in rows:
-            out.write(json.dumps(dict(zip(columns, map(_jsonable, row)))) + "\n")
+            out.write(json.dumps(dict(zip(columns, map(jsonable, row)))) + "\n")
     else:
         render_table(columns, rows, out, title)
 
@@ -90,7 +90,7 @@ def render_table(
     for name in columns:
         table.add_column(Text(safe_text(name)), overflow="fold")
     for row in rows:
-        table.add_row(*(Text(safe_text(_cell(v))) for v in row))
+        table.add_row(*(Text(safe_text(cell_text(v))) for v in row))
     Console(file=out, highlight=False, soft_wrap=False).print(table)
 
 
@@ -120,7 +120,7 @@ def render_stories(stories, out: TextIO | None = None, with_lines: bool = True) 
         for m in story.messages:
             say(
                 ("  " + m["message_key"], "bold cyan"),
-                (f"  {_cell(m['first_seen'])}", ""),
+                (f"  {cell_text(m['first_seen'])}", ""),
                 (f"  final {m['final']}", "bold"),
             )
             facts = [
@@ -145,7 +145,9 @@ def render_stories(stories, out: TextIO | None = None, with_lines: bool = True) 
                     say((f"      {r['response']}", "dim"))
             for d in (d for d in story.deliveries if d["message_key"] == m["message_key"]):
                 if d["delay"] is not None:
-                    attempt = f"{_cell(d['ts'])} {d['recipient']} {d['status']} via {d['relay']}"
+                    attempt = (
+                        f"{cell_text(d['ts'])} {d['recipient']} {d['status']} via {d['relay']}"
+                    )
                     delays = (
                         f"before qmgr {d['delay_before_qmgr']}, in qmgr {d['delay_in_qmgr']}, "
                         f"connect {d['delay_conn']}, send {d['delay_xmit']}"

@@ -185,7 +185,7 @@ class Shell:
             width = max((len(c) for c in columns), default=0)
             for row in rows:
                 for name, value in zip(columns, row):
-                    out.write(f"{name:>{width}} = {output.safe_text(output._cell(value))}\n")
+                    out.write(f"{name:>{width}} = {output.safe_text(output.cell_text(value))}\n")
                 out.write("\n")
             return
         output.render(columns, rows, self.mode, out)
