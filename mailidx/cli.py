@@ -148,6 +148,78 @@ def _size(path: str) -> int:
 
 
 @app.command()
+def watch(
+    paths: list[str] = typer.Argument(
+        None, help="Log files or quoted globs ('/var/log/maillog*'), followed as they rotate"
+    ),
+    db: str | None = DbOption,
+    poll: bool = typer.Option(False, "--poll", help="Poll the files instead of using inotify"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line; only notices"),
+    tz: str | None = typer.Option(None, help="Zone of times without an offset [default: local]"),
+    year: int | None = typer.Option(None, help="Year of the first year-less line of each file"),
+    interval: float = typer.Option(
+        0.75, min=0.05, help="Seconds between batches under load (latency against CPU)"
+    ),
+) -> None:
+    """Index continuously as the log files grow and rotate; readers get in between batches."""
+    import signal
+
+    from mailidx import sources
+    from mailidx import watch as watching
+
+    patterns = list(paths or sources.DEFAULT_GLOBS)
+    options = watching.WatchOptions(tz=tz or local_zone(), year=year, interval=interval, poll=poll)
+    if os.environ.get("MAILIDX_BATCH_BYTES"):  # small batches, for tests
+        options.batch_bytes = int(os.environ["MAILIDX_BATCH_BYTES"])
+    line = StatusLine(enabled=not quiet and sys.stderr.isatty())
+    try:
+        watching.check_paths(patterns)
+        watcher = watching.Watcher(db_path(db), patterns, options, line.notice, line.show)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: watcher.stop())
+        status = watcher.run()
+    except (watching.WatchError, IndexError_) as exc:
+        line.clear()
+        fail(str(exc))
+    line.clear()
+    if not quiet:
+        output.note(f"stopped: {status.lines:,} lines, {status.events:,} events indexed")
+
+
+class StatusLine:
+    """One line on stderr, redrawn in place on a terminal; notices print above it."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.drawn = 0.0
+
+    def show(self, status) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self.drawn < 0.5:
+            return
+        self.drawn = now
+        text = (
+            f"watching {status.files} files · {status.lines:,} lines · "
+            f"{status.rate:,.0f} lines/s · lag {status.lag_bytes:,} bytes, "
+            f"{status.lag_seconds:.1f} s"
+        )
+        if status.holder:
+            text += f" · waiting {status.blocked_seconds:.0f} s for {status.holder} to close"
+        sys.stderr.write("\r\x1b[2K" + text)
+        sys.stderr.flush()
+
+    def notice(self, message: str) -> None:
+        self.clear()
+        output.note(f"mailidx: {message}")
+
+    def clear(self) -> None:
+        if self.enabled and self.drawn:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+            self.drawn = 0.0
+
+
+@app.command()
 def status(db: str | None = DbOption, fmt: str | None = FormatOption) -> None:
     """Indexed files, offsets, fingerprints, counts, time range and size of the index."""
     from mailidx import store
