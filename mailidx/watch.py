@@ -53,7 +53,7 @@ class Busy(Exception):
 class WatchOptions:
     tz: str
     year: int | None = None
-    batch_bytes: int = 4 << 20  # at most this much log per batch …
+    batch_bytes: int = 2 << 20  # at most this much log per batch …
     hold: float = 1.0  # … and at most this long reading it
     interval: float = 0.75  # under a steady load, one batch per interval
     gap: float = 0.15  # at least this pause after a batch: readers waiting get in
