@@ -199,7 +199,8 @@ class StatusLine:
             return
         self.drawn = now
         text = (
-            f"watching {status.files} files · {status.lines:,} lines · "
+            f"watching {status.files} file{'' if status.files == 1 else 's'} · "
+            f"{status.lines:,} lines · "
             f"{status.rate:,.0f} lines/s · lag {status.lag_bytes:,} bytes, "
             f"{status.lag_seconds:.1f} s"
         )
