@@ -43,6 +43,8 @@ class Options:
 
 
 ARROW_BATCH_ROWS = 32 * 1024
+MEMORY_PER_BATCH = 16  # DuckDB may use this many times the batch …
+MIN_MEMORY_MB = 1024  # … and at least this
 Progress = Callable[[int], None]  # called with the number of bytes just indexed
 
 
@@ -149,6 +151,7 @@ def append_batch(con, state: store.FileState, batch: pa.Table, end_offset: int) 
             con.execute(
                 f"INSERT INTO {table} SELECT $file_id, * FROM ({sql})", {"file_id": state.file_id}
             )
+        refresh_caches(con, state.file_id)
         n_events, n_unparsed = con.execute(
             "SELECT count(*) FILTER (WHERE rule >= 0), count(*) FILTER (WHERE rule = -1) "
             "FROM parsed"
@@ -164,6 +167,55 @@ def append_batch(con, state: store.FileState, batch: pa.Table, end_offset: int) 
     finally:
         con.unregister("batch")
     return n_events, n_unparsed
+
+
+# The tables message_events reads (sql/views/30_message_events.sql): the events with a queue ID.
+MESSAGE_EVENT_TABLES = ("ev_delivery", "ev_message", "ev_reject", "ev_other")
+EVENT_TABLES = (*MESSAGE_EVENT_TABLES, "ev_session")
+
+
+def refresh_caches(con, file_id: int) -> None:
+    """Bring the stored views (the ``*_cache`` tables) up to date with the batch in ``parsed``.
+
+    Temp tables named like the event tables shadow the stored ones for this connection while
+    each ``*_live`` view is read, so the views' own SQL computes just the rows to store:
+    for the per-message views, every event of the (host, queue_id)s the batch mentions (their
+    old rows are replaced); for the per-line views, the batch's own events (appended).
+    """
+    # stored tables by their full name: a bare main.x would find temp.main.x first
+    db = con.execute("SELECT current_database()").fetchall()[0][0]
+    stored = f'"{db}".main'
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE touched AS "
+        "SELECT DISTINCT host, queue_id FROM parsed WHERE queue_id IS NOT NULL"
+    )
+    same = "e.host IS NOT DISTINCT FROM t.host AND e.queue_id = t.queue_id"
+    try:
+        _shadow(
+            con,
+            MESSAGE_EVENT_TABLES,
+            f"SELECT e.* FROM {stored}.{{table}} AS e SEMI JOIN touched AS t ON " + same,
+        )
+        for name in store.MESSAGE_CACHES:
+            con.execute(f"DELETE FROM {stored}.{name}_cache AS e USING touched AS t WHERE {same}")
+            con.execute(f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live")
+        _shadow(
+            con,
+            EVENT_TABLES,
+            f"SELECT * FROM {stored}.{{table}} WHERE file_id = $file_id AND line_number BETWEEN "
+            "(SELECT min(line_number) FROM parsed) AND (SELECT max(line_number) FROM parsed)",
+            {"file_id": file_id},
+        )
+        for name in store.LINE_CACHES:
+            con.execute(f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live")
+    finally:
+        for table in (*EVENT_TABLES, "touched"):
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+
+
+def _shadow(con, tables: tuple[str, ...], select: str, params: dict | None = None) -> None:
+    for table in tables:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select.format(table=table)}", params)
 
 
 def parse_lines(lines: list[str], *, year: int = 2026, tz: str = "UTC") -> list[dict]:
@@ -267,6 +319,10 @@ def build(con, paths: list[str], options: Options, progress: Progress | None = N
     """Index every path; a path that cannot be read is reported and the others still run."""
     report = BuildReport()
     started = time.monotonic()
+    # DuckDB's buffer pool keeps every block it wrote while memory allows: a cap makes the
+    # build's memory follow the batch size instead of the index size
+    cap_mb = max(MIN_MEMORY_MB, MEMORY_PER_BATCH * options.chunk_bytes >> 20)
+    con.execute(f"SET memory_limit = '{cap_mb}MB'")
     known = store.known_files(con)
     for path in order_by_age(paths):
         try:

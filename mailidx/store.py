@@ -131,15 +131,26 @@ def migrate(con, path: str) -> None:
 
 
 def refresh_views(con) -> None:
+    """Re-create the views (and recompute the stored ones) when their SQL changed, or when
+    reason_categories changed since the stored rows got their categories."""
     files = view_files()
     digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
-    if _meta(con, "views_sha256") == digest:
+    if _meta(con, "views_sha256") == digest and _categories_current(con):
         return
     con.execute("BEGIN")
     for file in files:  # each file is CREATE OR REPLACE …, in dependency order
         con.execute(file.read_text())
     _set_meta(con, "views_sha256", digest)
+    version = con.execute("SELECT reason_categories_version()").fetchall()[0][0]
+    _set_meta(con, "reason_categories_version", version)
     con.execute("COMMIT")
+
+
+def _categories_current(con) -> bool:
+    try:
+        return bool(con.execute("SELECT stored_categories_current()").fetchall()[0][0])
+    except duckdb.Error:
+        return False
 
 
 def _meta(con, key: str) -> str | None:
@@ -191,6 +202,13 @@ def event_tables(con) -> dict[str, list[str]]:
         "GROUP BY table_name ORDER BY table_name"
     ).fetchall()
     return dict(rows)
+
+
+# The stored views (sql/views/40_message_facts.sql): NAME_live computes, NAME_cache stores.
+# Per message instance: a batch recomputes the rows of the queue IDs it touched.
+MESSAGE_CACHES = ("message_facts", "deliveries", "recipients", "messages", "message_links")
+# Per line: a batch appends the rows of its own lines.
+LINE_CACHES = ("rejects",)
 
 
 def next_file_id(con) -> int:

@@ -41,8 +41,9 @@ def _dicts(cursor) -> list[dict]:
 
 
 def _in(column: str, values: list) -> tuple[str, list]:
-    marks = ", ".join("?" for _ in values) or "NULL"
-    return f"{column} IN ({marks})", list(values)
+    """``column`` is one of ``values``, as one list parameter: DuckDB pushes ``= ANY(list)``
+    into the table scan, where an ``IN (?, ?, …)`` of several values reads every row."""
+    return f"{column} = ANY(?)", [list(values)]
 
 
 def seeds(con, term: str, window: Window) -> list[str]:
@@ -52,7 +53,9 @@ def seeds(con, term: str, window: Window) -> list[str]:
     params = {"t": term, "since": window.since, "until": window.until}
     if QUEUE_ID.match(term):
         rows = con.execute(
-            "SELECT DISTINCT queue_id FROM message_events WHERE queue_id = $t" + time_sql, params
+            "SELECT DISTINCT queue_id FROM message_facts WHERE queue_id = $t AND "
+            "($since IS NULL OR last_seen >= $since) AND ($until IS NULL OR first_seen < $until)",
+            params,
         ).fetchall()
         if rows:
             return [r[0] for r in rows]
@@ -66,13 +69,18 @@ def seeds(con, term: str, window: Window) -> list[str]:
         ).fetchall()
         if rows:
             return [r[0] for r in rows]
+        overlap = (
+            " AND ($since IS NULL OR {last} >= $since) AND ($until IS NULL OR {first} < $until)"
+        )
         rows = con.execute(
-            "SELECT DISTINCT queue_id FROM message_events WHERE queue_id IS NOT NULL "
-            "AND (lower(sender) = lower($t) OR lower(recipient) = lower($t) "
-            "OR lower(orig_recipient) = lower($t))" + time_sql,
+            "SELECT queue_id FROM recipients WHERE (lower(sender) = lower($t) "
+            "OR lower(recipient) = lower($t) OR lower(orig_recipient) = lower($t))"
+            + overlap.format(first="first_attempt", last="last_attempt")
+            + " UNION SELECT queue_id FROM messages WHERE lower(sender) = lower($t)"
+            + overlap.format(first="first_seen", last="last_seen"),
             params,
         ).fetchall()
-        return [r[0] for r in rows]
+        return sorted(r[0] for r in rows)
     column = "client_ip" if IP.match(bare) else "client_host"
     rows = con.execute(
         f"SELECT DISTINCT queue_id FROM ev_message WHERE kind = 'client' "
@@ -83,30 +91,13 @@ def seeds(con, term: str, window: Window) -> list[str]:
 
 
 def _neighbours(con, queue_ids: list[str]) -> set[str]:
-    """Queue IDs one hop away from these, in either direction."""
-    where, args = _in("queue_id", queue_ids)
-    found = {
-        r[0]
-        for r in con.execute(
-            f"SELECT next_queue_id FROM ev_delivery WHERE {where} AND next_queue_id IS NOT NULL "
-            f"AND status = 'sent' UNION SELECT next_queue_id FROM ev_message WHERE {where} "
-            f"AND kind = 'notification' UNION SELECT orig_queue_id FROM ev_message WHERE "
-            f"{where} AND orig_queue_id IS NOT NULL",
-            args * 3,
-        ).fetchall()
-    }
-    back_delivery, a1 = _in("next_queue_id", queue_ids)
-    back_origin, a2 = _in("orig_queue_id", queue_ids)
-    found |= {
-        r[0]
-        for r in con.execute(
-            f"SELECT queue_id FROM ev_delivery WHERE {back_delivery} AND status = 'sent' "
-            f"UNION SELECT queue_id FROM ev_message WHERE {back_delivery} "
-            f"AND kind = 'notification' UNION SELECT queue_id FROM ev_message WHERE {back_origin}",
-            a1 + a1 + a2,
-        ).fetchall()
-    }
-    return {q for q in found if q}
+    """Queue IDs one hop away from these, in either direction (stored message_links)."""
+    rows = con.execute(
+        "SELECT queue_id, named_queue_id FROM message_links "
+        "WHERE queue_id = ANY($ids) OR named_queue_id = ANY($ids)",
+        {"ids": list(queue_ids)},
+    ).fetchall()
+    return {q for pair in rows for q in pair if q}
 
 
 def expand(con, queue_ids: list[str]) -> list[str]:
@@ -140,14 +131,8 @@ def stories(con, term: str, window: Window | None = None, with_lines: bool = Tru
             f"SELECT * FROM deliveries WHERE {where} ORDER BY ts, file_id, line_number", args
         )
     )
-    notes = _dicts(
-        con.execute(
-            f"SELECT message_key, host, ts, action, next_queue_id FROM message_events "
-            f"WHERE {where} AND kind = 'notification'",
-            args,
-        )
-    )
-    links = _links(messages, deliveries, notes)
+    said = _dicts(con.execute(f"SELECT * FROM message_links WHERE {where}", args))
+    links = _links(messages, said)
     groups = _group(keys, links)
     lines = []
     if with_lines:
@@ -186,61 +171,44 @@ def stories(con, term: str, window: Window | None = None, with_lines: bool = Tru
     return sorted(out, key=lambda s: s.messages[0]["first_seen"] if s.messages else dt.datetime.min)
 
 
-NOTIFICATION_LINKS = {
-    "non_delivery": "bounce_notification",
-    "postmaster_non_delivery": "bounce_notification",
-    "delay": "delay_notification",
-    "postmaster_delay": "delay_notification",
-}
+def _links(messages: list[dict], said: list[dict]) -> list[dict]:
+    """The flows among these messages: what the flows view says, resolved locally (a named
+    queue ID is the instance nearest in time, on the same host when it is there)."""
 
-
-def _links(messages: list[dict], deliveries: list[dict], notes: list[dict]) -> list[dict]:
-    """The flows among these messages (what the flows view says, worked out locally)."""
-
-    def instance(queue_id: str, when) -> dict | None:
+    def instance(queue_id: str, host: str, when) -> dict | None:
         same = [m for m in messages if m["queue_id"] == queue_id]
-        return min(same, key=lambda m: abs((m["first_seen"] - when).total_seconds()), default=None)
+        return min(
+            same,
+            key=lambda m: (m["host"] != host, abs((m["first_seen"] - when).total_seconds())),
+            default=None,
+        )
 
+    by_key = {m["message_key"]: m for m in messages}
     out = []
-
-    def add(src: str, dst: dict | None, link: str, host: str, when) -> None:
-        if dst is not None and dst["message_key"] != src:
-            if link == "queued_as" and dst["host"] != host:
-                link = "relayed"
-            out.append(
-                {
-                    "from_message_key": src,
-                    "to_message_key": dst["message_key"],
-                    "link": link,
-                    "host": host,
-                    "to_host": dst["host"],
-                    "ts": when,
-                }
-            )
-
-    for d in deliveries:
-        if d["next_queue_id"] and d["status"] == "sent":
-            forwarded = "forwarded as" in (d["response"] or "")
-            add(
-                d["message_key"],
-                instance(d["next_queue_id"], d["ts"]),
-                "forwarded_as" if forwarded else "queued_as",
-                d["host"],
-                d["ts"],
-            )
-    for n in notes:
-        link = NOTIFICATION_LINKS.get(n["action"], "delivery_status_notification")
-        add(n["message_key"], instance(n["next_queue_id"], n["ts"]), link, n["host"], n["ts"])
-    for m in messages:
-        if m["orig_queue_id"]:
-            src = instance(m["orig_queue_id"], m["first_seen"])
-            if src is not None and src["message_key"] != m["message_key"]:
-                link = "requeued" if m["origin"] == "pickup" else "queued_as"
-                add(src["message_key"], m, link, src["host"], m["first_seen"])
+    for s in said:
+        me, other = by_key.get(s["message_key"]), instance(s["named_queue_id"], s["host"], s["ts"])
+        if me is None or other is None or other["message_key"] == me["message_key"]:
+            continue
+        src, dst = (me, other) if s["direction"] == "out" else (other, me)
+        link = s["link"]
+        if link == "queued_as" and src["host"] != dst["host"]:
+            link = "relayed"
+        out.append(
+            {
+                "from_message_key": src["message_key"],
+                "to_message_key": dst["message_key"],
+                "link": link,
+                "host": src["host"],
+                "to_host": dst["host"],
+                "ts": s["ts"],
+            }
+        )
     unique = {}
-    for lk in out:
+    for lk in sorted(out, key=lambda lk: (lk["ts"], lk["link"])):
         unique.setdefault((lk["from_message_key"], lk["to_message_key"]), lk)
-    return sorted(unique.values(), key=lambda lk: lk["ts"])
+    links = list(unique.values())
+    depth = _depths(set(by_key), links)  # lines of one second: the earlier hop first
+    return sorted(links, key=lambda lk: (lk["ts"], depth[lk["from_message_key"]]))
 
 
 def _depths(members: set[str], links: list[dict]) -> dict[str, int]:

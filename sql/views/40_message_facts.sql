@@ -1,5 +1,13 @@
 -- What the log says about each message instance, before its outcome is worked out.
-CREATE OR REPLACE VIEW message_facts AS
+--
+-- Stored per-message views. message_facts, deliveries, recipients, messages and message_links
+-- depend only on the events of one (host, queue_id). Each has a *_live view that computes it
+-- from the events, a *_cache table that stores its rows, and the public view that reads them.
+-- Each build batch recomputes the rows of the queue IDs it touched, in the batch's own
+-- transaction (mailidx/indexer.py refresh_caches), so a table always equals its live view;
+-- a change to any view file recomputes them all. Queries then scan stored rows instead of
+-- working out every message again.
+CREATE OR REPLACE VIEW message_facts_live AS
 SELECT
     message_key,
     host,
@@ -35,5 +43,9 @@ SELECT
     count(*) FILTER (WHERE kind = 'delivery') AS delivery_attempts
 FROM message_events
 GROUP BY host, queue_id, message_key;  -- not any_value(): a filter on queue_id reaches the scan
+
+-- stored, and kept current batch by batch (see 40_message_facts.sql)
+CREATE OR REPLACE TABLE message_facts_cache AS SELECT * FROM message_facts_live;
+CREATE OR REPLACE VIEW message_facts AS SELECT * FROM message_facts_cache;
 
 COMMENT ON VIEW message_facts IS 'Per message instance: who sent it from where, and what happened to it (helper of messages).';

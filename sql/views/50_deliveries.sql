@@ -1,5 +1,5 @@
 -- One row per delivery attempt (a to= line).
-CREATE OR REPLACE VIEW deliveries AS
+CREATE OR REPLACE VIEW deliveries_live AS
 SELECT
     ts, host, queue_id, message_key, message_sender AS sender,
     message_message_id AS message_id,
@@ -11,6 +11,16 @@ SELECT
     next_queue_id, daemon, tls, file_id, line_number
 FROM message_events
 WHERE kind = 'delivery';
+
+-- stored, and kept current batch by batch (see 40_message_facts.sql)
+CREATE OR REPLACE TABLE deliveries_cache AS SELECT * FROM deliveries_live;
+-- the stored category, or worked out again while reason_categories has changed since
+CREATE OR REPLACE VIEW deliveries AS
+SELECT * REPLACE (
+    CASE WHEN stored_categories_current() THEN reason_category
+         WHEN status NOT IN ('sent', 'deliverable') THEN reason_category(dsn, response)
+    END AS reason_category)
+FROM deliveries_cache;
 
 COMMENT ON VIEW deliveries IS 'One row per delivery attempt (a to= line of smtp, lmtp, local, virtual, pipe, error, …).';
 COMMENT ON COLUMN deliveries.ts IS 'When the attempt was logged.';

@@ -1,5 +1,5 @@
 -- One row per message instance and recipient: what finally became of it.
-CREATE OR REPLACE VIEW recipients AS
+CREATE OR REPLACE VIEW recipients_live AS
 WITH attempts AS (
     SELECT host, queue_id, message_key, message_sender, message_message_id, message_expired,
         message_deleted, message_held, message_discarded,
@@ -50,6 +50,18 @@ SELECT message_key, host, queue_id, message_id, sender, recipient, orig_recipien
          WHEN status IN ('sent', 'held', 'deleted', 'discarded') THEN NULL
          ELSE last_category END AS reason_category
 FROM final;
+
+-- stored, and kept current batch by batch (see 40_message_facts.sql)
+CREATE OR REPLACE TABLE recipients_cache AS SELECT * FROM recipients_live;
+-- the stored category, or worked out again while reason_categories has changed since
+CREATE OR REPLACE VIEW recipients AS
+SELECT * REPLACE (
+    CASE WHEN stored_categories_current() THEN reason_category
+         WHEN status = 'expired' THEN 'expired'
+         WHEN status IN ('sent', 'held', 'deleted', 'discarded') THEN NULL
+         ELSE reason_category(dsn, response)
+    END AS reason_category)
+FROM recipients_cache;
 
 COMMENT ON VIEW recipients IS 'One row per message instance and recipient: the final outcome after all attempts.';
 COMMENT ON COLUMN recipients.message_key IS 'The message instance (messages.message_key).';

@@ -1,5 +1,5 @@
 -- One row per message instance: where it came from and what finally became of it.
-CREATE OR REPLACE VIEW messages AS
+CREATE OR REPLACE VIEW messages_live AS
 WITH outcome AS (
     -- one row per message even without recipients, so that a plain join carries a filter on
     -- queue_id to both sides (a left join would work out every message's recipients)
@@ -11,9 +11,9 @@ WITH outcome AS (
         count(*) FILTER (WHERE status = 'deferred') AS deferred,
         count(*) FILTER (WHERE status = 'rejected') AS rejected
     FROM (
-        SELECT host, queue_id, message_key, status FROM recipients
+        SELECT host, queue_id, message_key, status FROM recipients_live
         UNION ALL
-        SELECT host, queue_id, message_key, NULL FROM message_facts
+        SELECT host, queue_id, message_key, NULL FROM message_facts_live
     )
     GROUP BY host, queue_id, message_key
 )
@@ -35,8 +35,12 @@ SELECT f.message_key, f.host, f.queue_id, f.first_seen, f.last_seen, f.client_ho
     END AS final,
     o.recipients, o.sent, o.bounced, o.expired, o.deferred,
     f.orig_queue_id
-FROM message_facts AS f
+FROM message_facts_live AS f
 JOIN outcome AS o USING (host, queue_id, message_key);
+
+-- stored, and kept current batch by batch (see 40_message_facts.sql)
+CREATE OR REPLACE TABLE messages_cache AS SELECT * FROM messages_live;
+CREATE OR REPLACE VIEW messages AS SELECT * FROM messages_cache;
 
 COMMENT ON VIEW messages IS 'One row per message instance: a queue ID from first sight to removal (a reused queue ID is a new instance).';
 COMMENT ON COLUMN messages.message_key IS 'host:queue_id, with #n for the n-th reuse of a short queue ID; the key of the other views.';

@@ -2,31 +2,10 @@
 -- bounce notification, next hop on another indexed host, requeue).
 CREATE OR REPLACE VIEW flows AS
 WITH facts AS MATERIALIZED (
-    SELECT message_key, host, queue_id, first_seen, orig_queue_id, origin FROM message_facts
+    SELECT message_key, host, queue_id, first_seen FROM message_facts
 ), said AS (
-    -- the old message names the new queue ID
-    SELECT message_key AS known_key, host, next_queue_id AS queue_id, ts,
-        CASE WHEN starts_with(response, 'forwarded as ') OR contains(response, ' forwarded as ')
-             THEN 'forwarded_as' ELSE 'queued_as' END AS link,
-        'out' AS direction
-    FROM message_events
-    WHERE kind = 'delivery' AND next_queue_id IS NOT NULL AND status = 'sent'
-    UNION ALL
-    SELECT message_key, host, next_queue_id, ts,
-        CASE action WHEN 'non_delivery' THEN 'bounce_notification'
-                    WHEN 'postmaster_non_delivery' THEN 'bounce_notification'
-                    WHEN 'delay' THEN 'delay_notification'
-                    WHEN 'postmaster_delay' THEN 'delay_notification'
-                    ELSE 'delivery_status_notification' END,
-        'out'
-    FROM message_events
-    WHERE kind = 'notification' AND next_queue_id IS NOT NULL
-    UNION ALL
-    -- the new message names the old queue ID (XFORWARD orig_queue_id=, pickup orig_id=)
-    SELECT message_key, host, orig_queue_id, first_seen,
-        CASE WHEN origin = 'pickup' THEN 'requeued' ELSE 'queued_as' END, 'in'
-    FROM facts
-    WHERE orig_queue_id IS NOT NULL
+    SELECT message_key AS known_key, host, named_queue_id AS queue_id, ts, link, direction
+    FROM message_links
 ), resolved AS (
     -- the named queue ID is the instance nearest in time, on the same host if it is there
     SELECT s.*, i.message_key AS other_key, i.host AS other_host,

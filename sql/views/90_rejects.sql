@@ -1,6 +1,6 @@
 -- Refusals before or while a message is queued: smtpd access checks, postscreen, milters,
 -- cleanup header/body checks, before-queue filters; and the warnings that are refusals too.
-CREATE OR REPLACE VIEW rejects AS
+CREATE OR REPLACE VIEW rejects_live AS
 SELECT ts, host, service, daemon, queue_id,
     CASE WHEN kind IN ('header_warning', 'replace', 'prepend', 'info', 'milter_header')
               AND stage IS NULL THEN 'header' ELSE stage END AS stage,
@@ -19,6 +19,16 @@ SELECT ts, host, service, daemon, queue_id, NULL, client_host, client_ip, NULL, 
 FROM events
 WHERE kind = 'warning' AND daemon = 'smtpd'  -- cleanup repeats the size one
   AND (contains(detail, 'rate limit exceeded') OR contains(detail, 'size limit exceeded'));
+
+-- stored: each row comes from one line, so a batch appends the rows of its own lines
+CREATE OR REPLACE TABLE rejects_cache AS SELECT * FROM rejects_live;
+-- the stored category, or worked out again while reason_categories has changed since
+CREATE OR REPLACE VIEW rejects AS
+SELECT * REPLACE (
+    CASE WHEN stored_categories_current() OR kind = 'warning' THEN reason_category
+         ELSE reason_category(dsn, reason)
+    END AS reason_category)
+FROM rejects_cache;
 
 COMMENT ON VIEW rejects IS 'One row per refusal: NOQUEUE and queued rejects, postscreen, milter, before-queue filter, header/body checks, rate and size limits.';
 COMMENT ON COLUMN rejects.ts IS 'When it was logged.';
