@@ -171,16 +171,15 @@ def append_batch(con, state: store.FileState, batch: pa.Table, end_offset: int) 
 
 # The tables message_events reads (sql/views/30_message_events.sql): the events with a queue ID.
 MESSAGE_EVENT_TABLES = ("ev_delivery", "ev_message", "ev_reject", "ev_other")
-EVENT_TABLES = (*MESSAGE_EVENT_TABLES, "ev_session")
 
 
 def refresh_caches(con, file_id: int) -> None:
     """Bring the stored views (the ``*_cache`` tables) up to date with the batch in ``parsed``.
 
-    Temp tables named like the event tables shadow the stored ones for this connection while
-    each ``*_live`` view is read, so the views' own SQL computes just the rows to store:
-    for the per-message views, every event of the (host, queue_id)s the batch mentions (their
-    old rows are replaced); for the per-line views, the batch's own events (appended).
+    Per-message views: temp tables named like the event tables, holding every event of the
+    (host, queue_id)s the batch mentions, shadow the stored ones for this connection while each
+    ``*_live`` view is read, so the views' own SQL computes just the rows that replace the old
+    ones. Per-line views: the rows of the batch's own lines are appended.
     """
     # stored tables by their full name: a bare main.x would find temp.main.x first
     db = con.execute("SELECT current_database()").fetchall()[0][0]
@@ -191,31 +190,27 @@ def refresh_caches(con, file_id: int) -> None:
     )
     same = "e.host IS NOT DISTINCT FROM t.host AND e.queue_id = t.queue_id"
     try:
-        _shadow(
-            con,
-            MESSAGE_EVENT_TABLES,
-            f"SELECT e.* FROM {stored}.{{table}} AS e SEMI JOIN touched AS t ON " + same,
-        )
+        for table in MESSAGE_EVENT_TABLES:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT e.* FROM {stored}.{table} AS e "
+                f"SEMI JOIN touched AS t ON {same}"
+            )
         for name in store.MESSAGE_CACHES:
             con.execute(f"DELETE FROM {stored}.{name}_cache AS e USING touched AS t WHERE {same}")
             con.execute(f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live")
-        _shadow(
-            con,
-            EVENT_TABLES,
-            f"SELECT * FROM {stored}.{{table}} WHERE file_id = $file_id AND line_number BETWEEN "
-            "(SELECT min(line_number) FROM parsed) AND (SELECT max(line_number) FROM parsed)",
+    finally:
+        for table in (*MESSAGE_EVENT_TABLES, "touched"):
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+    # the batch's own lines, which zone maps find without reading the rest
+    lines = (
+        "file_id = $file_id AND line_number BETWEEN (SELECT min(line_number) FROM parsed) "
+        "AND (SELECT max(line_number) FROM parsed)"
+    )
+    for name in store.LINE_CACHES:
+        con.execute(
+            f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live WHERE {lines}",
             {"file_id": file_id},
         )
-        for name in store.LINE_CACHES:
-            con.execute(f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live")
-    finally:
-        for table in (*EVENT_TABLES, "touched"):
-            con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
-
-
-def _shadow(con, tables: tuple[str, ...], select: str, params: dict | None = None) -> None:
-    for table in tables:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select.format(table=table)}", params)
 
 
 def parse_lines(lines: list[str], *, year: int = 2026, tz: str = "UTC") -> list[dict]:
