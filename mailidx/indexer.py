@@ -45,6 +45,7 @@ class Options:
 ARROW_BATCH_ROWS = 32 * 1024
 MEMORY_PER_BATCH = 16  # DuckDB may use this many times the batch …
 MIN_MEMORY_MB = 1024  # … and at least this
+CHECKPOINT_AFTER = "4GB"  # of write-ahead log
 Progress = Callable[[int], None]  # called with the number of bytes just indexed
 
 
@@ -177,9 +178,11 @@ def refresh_caches(con, file_id: int) -> None:
     """Bring the stored views (the ``*_cache`` tables) up to date with the batch in ``parsed``.
 
     Per-message views: temp tables named like the event tables, holding every event of the
-    (host, queue_id)s the batch mentions, shadow the stored ones for this connection while each
-    ``*_live`` view is read, so the views' own SQL computes just the rows that replace the old
-    ones. Per-line views: the rows of the batch's own lines are appended.
+    (host, queue_id)s the batch mentions, shadow the stored ones for this connection while the
+    ``*_live`` views are read, so the views' own SQL computes just the rows that replace the
+    old ones. Each view read is kept in a temp table of its own name too, so the views built on
+    it (messages_live on message_facts_live, …) read it instead of working it out again.
+    Per-line views: the rows of the batch's own lines are appended.
     """
     # stored tables by their full name: a bare main.x would find temp.main.x first
     db = con.execute("SELECT current_database()").fetchall()[0][0]
@@ -195,21 +198,21 @@ def refresh_caches(con, file_id: int) -> None:
                 f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT e.* FROM {stored}.{table} AS e "
                 f"SEMI JOIN touched AS t ON {same}"
             )
+        for view in ("message_events", *(f"{name}_live" for name in store.MESSAGE_CACHES)):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM {stored}.{view}")
         for name in store.MESSAGE_CACHES:
             con.execute(f"DELETE FROM {stored}.{name}_cache AS e USING touched AS t WHERE {same}")
-            con.execute(f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live")
+            con.execute(f"INSERT INTO {stored}.{name}_cache SELECT * FROM temp.main.{name}_live")
     finally:
-        for table in (*MESSAGE_EVENT_TABLES, "touched"):
+        shadows = (*MESSAGE_EVENT_TABLES, "message_events", "touched")
+        for table in (*shadows, *(f"{name}_live" for name in store.MESSAGE_CACHES)):
             con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
-    # the batch's own lines, which zone maps find without reading the rest
-    lines = (
-        "file_id = $file_id AND line_number BETWEEN (SELECT min(line_number) FROM parsed) "
-        "AND (SELECT max(line_number) FROM parsed)"
-    )
+    # the batch's own lines: constant bounds, which zone maps turn into reading just them
+    first, last = con.execute("SELECT min(line_number), max(line_number) FROM parsed").fetchall()[0]
     for name in store.LINE_CACHES:
         con.execute(
-            f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live WHERE {lines}",
-            {"file_id": file_id},
+            f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live "
+            f"WHERE file_id = {int(file_id)} AND line_number BETWEEN {int(first)} AND {int(last)}"
         )
 
 
@@ -318,6 +321,10 @@ def build(con, paths: list[str], options: Options, progress: Progress | None = N
     # build's memory follow the batch size instead of the index size
     cap_mb = max(MIN_MEMORY_MB, MEMORY_PER_BATCH * options.chunk_bytes >> 20)
     con.execute(f"SET memory_limit = '{cap_mb}MB'")
+    # one checkpoint at the end instead of one every few batches: each rewrites metadata of
+    # the whole index, which costs more than the batch once the index is big (a build killed
+    # before it leaves its batches in the write-ahead log, replayed on the next open)
+    con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_AFTER}'")
     known = store.known_files(con)
     for path in order_by_age(paths):
         try:
@@ -332,5 +339,6 @@ def build(con, paths: list[str], options: Options, progress: Progress | None = N
             report.errors.append(str(exc))
         finally:
             source.close()
+    con.execute("CHECKPOINT")
     report.seconds = time.monotonic() - started
     return report

@@ -1,27 +1,15 @@
 -- Refusals before or while a message is queued: smtpd access checks, postscreen, milters,
 -- cleanup header/body checks, before-queue filters; and the warnings that are refusals too.
 CREATE OR REPLACE VIEW rejects_live AS
-WITH refused AS (
-    SELECT ts, host, service, daemon, queue_id,
-        CASE WHEN kind IN ('header_warning', 'replace', 'prepend', 'info', 'milter_header')
-                  AND stage IS NULL THEN 'header' ELSE stage END AS stage,
-        client_host, client_ip, sender, recipient, helo, proto, code, dsn, reason,
-        coalesce(action, kind) AS action, kind, file_id, line_number
-    FROM events
-    WHERE kind IN ('reject', 'reject_warning', 'milter_reject', 'proxy_reject', 'hold',
-                   'discard', 'redirect', 'filter', 'header_warning')
-), categories AS (
-    -- once per distinct reply: many refusals share one text, and a category costs a match
-    -- against every reason_categories row
-    SELECT dsn, reason, reason_category(dsn, reason) AS reason_category
-    FROM (SELECT DISTINCT dsn, reason FROM refused)
-)
-SELECT r.ts, r.host, r.service, r.daemon, r.queue_id, r.stage, r.client_host, r.client_ip,
-    r.sender, r.recipient, r.helo, r.proto, r.code, r.dsn, r.reason, c.reason_category,
-    r.action, r.kind, r.file_id, r.line_number
-FROM refused AS r
-JOIN categories AS c
-  ON c.dsn IS NOT DISTINCT FROM r.dsn AND c.reason IS NOT DISTINCT FROM r.reason
+SELECT ts, host, service, daemon, queue_id,
+    CASE WHEN kind IN ('header_warning', 'replace', 'prepend', 'info', 'milter_header')
+              AND stage IS NULL THEN 'header' ELSE stage END AS stage,
+    client_host, client_ip, sender, recipient, helo, proto, code, dsn, reason,
+    reason_category(dsn, reason) AS reason_category,
+    coalesce(action, kind) AS action, kind, file_id, line_number
+FROM events
+WHERE kind IN ('reject', 'reject_warning', 'milter_reject', 'proxy_reject', 'hold', 'discard',
+               'redirect', 'filter', 'header_warning')
 UNION ALL
 -- smtpd refuses with a 4xx/5xx reply but logs only a warning for these two
 SELECT ts, host, service, daemon, queue_id, NULL, client_host, client_ip, NULL, NULL, NULL,
