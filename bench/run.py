@@ -243,13 +243,6 @@ qid, mid = con.execute(
     "select queue_id, message_id from ev_message where kind = 'message_id' "
     "order by queue_id limit 1 offset 1000").fetchall()[0]
 
-def by_message_id():
-    ids = [r[0] for r in con.execute(
-        "select distinct queue_id from events where kind = 'message_id' and message_id = ?",
-        [mid]).fetchall()]
-    marks = ", ".join("?" for _ in ids)
-    return con.execute(f"select * from recipients where queue_id in ({marks})", ids).fetchall()
-
 queries = {
     "messages by queue_id": lambda: con.execute(
         "select * from messages where queue_id = ?", [qid]).fetchall(),
@@ -257,7 +250,8 @@ queries = {
         "select * from recipients where queue_id = ?", [qid]).fetchall(),
     "deliveries by queue_id": lambda: con.execute(
         "select * from deliveries where queue_id = ?", [qid]).fetchall(),
-    "recipients by Message-ID (two steps)": by_message_id,
+    "recipients by Message-ID": lambda: con.execute(
+        "select * from recipients where message_id = ?", [mid]).fetchall(),
 }
 out = {}
 for name, run in queries.items():
