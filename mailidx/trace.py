@@ -125,29 +125,39 @@ def stories(con, term: str, window: Window | None = None, with_lines: bool = Tru
         con.execute(f"SELECT * FROM messages WHERE {where} ORDER BY first_seen", args)
     )
     keys = {m["message_key"] for m in messages}
+    # everything else about these messages happened within their lifetimes: time bounds let
+    # DuckDB skip the rest of each table by its zone maps
+    starts = [m["first_seen"] for m in messages if m["first_seen"]]
+    ends = [m["last_seen"] for m in messages if m["last_seen"]]
+    span = [min(starts), max(ends)] if starts and ends and len(starts) == len(messages) else None
+
+    def within(column: str) -> tuple[str, list]:
+        return (f" AND {column} BETWEEN ? AND ?", [*args, *span]) if span else ("", args)
+
+    sql, params = within("last_attempt")
     recipients = _dicts(
         con.execute(
-            f"SELECT * FROM recipients WHERE {where} ORDER BY first_attempt, recipient", args
+            f"SELECT * FROM recipients WHERE {where}{sql} ORDER BY first_attempt, recipient",
+            params,
         )
     )
+    sql, params = within("ts")
     deliveries = _dicts(
         con.execute(
-            f"SELECT * FROM deliveries WHERE {where} ORDER BY ts, file_id, line_number", args
+            f"SELECT * FROM deliveries WHERE {where}{sql} ORDER BY ts, file_id, line_number",
+            params,
         )
     )
     links = _links(messages, said)
     groups = _group(keys, links)
     lines = []
-    starts = [m["first_seen"] for m in messages if m["first_seen"]]
-    ends = [m["last_seen"] for m in messages if m["last_seen"]]
-    if with_lines and starts and ends:
-        # only lines within the messages' lifetimes are shown: the time bounds let DuckDB
-        # skip the rest of the file by its zone maps
+    if with_lines:
+        sql, params = within("ts")
         lines = _dicts(
             con.execute(
                 f"SELECT file_id, line_number, ts, queue_id, host, raw FROM lines "
-                f"WHERE {where} AND ts BETWEEN ? AND ? ORDER BY ts, file_id, line_number",
-                [*args, min(starts), max(ends)],
+                f"WHERE {where}{sql} ORDER BY ts, file_id, line_number",
+                params,
             )
         )
     out = []
