@@ -228,7 +228,7 @@ def status(db: str | None = DbOption, fmt: str | None = FormatOption) -> None:
     path = db_path(db)
     fmt = pick_format(fmt)
     try:
-        con = store.connect(path, read_only=True)
+        con = store.connect(path, read_only=True, current=False)
     except IndexError_ as exc:
         fail(str(exc))
     files = con.execute(
@@ -304,7 +304,7 @@ def sql(
     fmt = pick_format(fmt)
     path = db_path(db)
     try:
-        con = store.connect(path, read_only=not write)
+        con = store.connect(path, read_only=not write, current=False)  # any SQL, any version
     except IndexError_ as exc:
         fail(str(exc))
     started = time.monotonic()
@@ -328,7 +328,7 @@ def interactive(path: str, write: bool, fmt: str | None) -> None:
     from mailidx import shell, store
 
     try:
-        con = store.connect(path, read_only=not write)
+        con = store.connect(path, read_only=not write, current=False)
     except IndexError_ as exc:
         fail(str(exc))
     session = shell.Shell(con, path, write=write)

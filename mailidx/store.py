@@ -61,8 +61,10 @@ def describe_lock_error(path: str, exc: Exception) -> str:
     )
 
 
-def connect(path: str, *, read_only: bool, wait: float = BUSY_RETRY_SECONDS):
-    """Open the index. Read-only opens retry briefly while a writer holds the file."""
+def connect(path: str, *, read_only: bool, wait: float = BUSY_RETRY_SECONDS, current: bool = True):
+    """Open the index. Read-only opens retry briefly while a writer holds the file, and (with
+    ``current``) refuse an index whose schema and views another mailidx version wrote: the
+    commands' SQL expects this version's, and only a writer can bring it up to date."""
     if read_only and not os.path.exists(path):
         raise IndexError_(f"no index at {path}; run `mailidx build` first or pass --db")
     if os.path.isdir(path):
@@ -89,6 +91,8 @@ def connect(path: str, *, read_only: bool, wait: float = BUSY_RETRY_SECONDS):
     con.execute("SET enable_progress_bar = false")  # it would print into the data on stdout
     if read_only:
         check_is_index(con, path)
+        if current:
+            check_is_current(con, path)
     return con
 
 
@@ -105,6 +109,17 @@ def check_is_index(con, path: str) -> None:
     if not row or row[0] != FORMAT:
         con.close()
         raise IndexError_(f"{path} is a DuckDB database but not a mailidx index; pass another --db")
+
+
+def check_is_current(con, path: str) -> None:
+    latest = max(int(f.name[:3]) for f in migration_files())
+    version = _meta(con, "schema_version")
+    if int(version or 0) != latest or _meta(con, "views_sha256") != views_digest():
+        con.close()
+        raise IndexError_(
+            f"{path} was written by another version of mailidx; "
+            "run `mailidx build` once to bring it up to date"
+        )
 
 
 def migrate(con, path: str) -> None:
@@ -130,11 +145,15 @@ def migrate(con, path: str) -> None:
     refresh_views(con)
 
 
+def views_digest() -> str:
+    return hashlib.sha256(b"".join(f.read_bytes() for f in view_files())).hexdigest()
+
+
 def refresh_views(con) -> None:
     """Re-create the views (and recompute the stored ones) when their SQL changed, or when
     reason_categories changed since the stored rows got their categories."""
     files = view_files()
-    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+    digest = views_digest()
     if _meta(con, "views_sha256") == digest and _categories_current(con):
         return
     con.execute("BEGIN")

@@ -106,3 +106,27 @@ def test_a_new_reason_category_applies_at_once_and_is_stored_by_the_next_build(t
     mailidx.build(log)
     assert mailidx.query(failed.format("recipients_cache")) == [(total, total)]
     assert mailidx.query(rejected.replace("FROM rejects", "FROM rejects_cache")) == [(0,)]
+
+
+def test_an_index_from_another_version_is_refused_by_readers_until_a_build_upgrades_it(tmp_path):
+    mailidx = Mailidx(tmp_path / "index.duckdb", tmp_path)
+    logs = sorted(EXAMPLES.glob("maillog*"))
+    mailidx.build(*logs)
+    # what an older mailidx left: no stored links, other view SQL
+    con = duckdb.connect(str(mailidx.db))
+    con.execute("DROP VIEW message_links")
+    con.execute("DROP TABLE message_links_cache")
+    con.execute("UPDATE meta SET value = 'older' WHERE key = 'views_sha256'")
+    con.close()
+    refused = mailidx.run("trace", "16A6A20C297", check=False)
+    assert refused.returncode == 1
+    message = refused.stderr.decode()
+    assert "another version of mailidx" in message and "mailidx build" in message
+    assert "Traceback" not in message and message.count("\n") == 1
+    # plain SQL still reads it
+    assert mailidx.run("sql", "SELECT count(*) FROM messages", check=False).returncode == 0
+    mailidx.build(*logs)  # nothing new to index: it only upgrades
+    story = mailidx.run("trace", "16A6A20C297", "--no-lines").stdout.decode()
+    assert "bounce_notification" in story
+    for name in STORED:
+        assert differences(mailidx.db, name) == [], name
