@@ -186,7 +186,7 @@ def refresh_caches(con, file_id: int) -> None:
     """
     # stored tables by their full name: a bare main.x would find temp.main.x first
     db = con.execute("SELECT current_database()").fetchall()[0][0]
-    stored = f'"{db}".main'
+    stored = '"' + db.replace('"', '""') + '".main'
     con.execute(
         "CREATE OR REPLACE TEMP TABLE touched AS "
         "SELECT DISTINCT host, queue_id FROM parsed WHERE queue_id IS NOT NULL"
@@ -209,6 +209,8 @@ def refresh_caches(con, file_id: int) -> None:
             con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
     # the batch's own lines: constant bounds, which zone maps turn into reading just them
     first, last = con.execute("SELECT min(line_number), max(line_number) FROM parsed").fetchall()[0]
+    if first is None:
+        return
     for name in store.LINE_CACHES:
         con.execute(
             f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live "
