@@ -51,14 +51,27 @@ def view_files() -> list[Path]:
     return sorted((sql_dir() / "views").glob("*.sql"))
 
 
-def describe_lock_error(path: str, exc: Exception) -> str:
-    text = str(exc)
-    pid = re.search(r"PID (\d+)", text)
-    holder = f" (pid {pid.group(1)})" if pid else ""
-    return (
-        f"index is busy{holder}: another mailidx process is writing {path}; "
-        "wait for it to finish or stop it"
-    )
+class IndexBusy(IndexError_):
+    """Another process holds the index; ``holder`` says which ("pid 42 (java)") when DuckDB's
+    lock error names it."""
+
+    def __init__(self, path: str, exc: Exception) -> None:
+        found = re.search(r"PID (\d+)", str(exc))
+        pid = found.group(1) if found else None
+        program = program_of(pid) if pid else None
+        self.holder = None if pid is None else f"pid {pid} ({program})" if program else f"pid {pid}"
+        super().__init__(
+            f"index is busy{f' (pid {pid})' if pid else ''}: {program or 'another process'} "
+            f"holds {path}; wait for it to finish or stop it"
+        )
+
+
+def program_of(pid: str) -> str | None:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
 
 
 def connect(path: str, *, read_only: bool, wait: float = BUSY_RETRY_SECONDS, current: bool = True):
@@ -84,10 +97,10 @@ def connect(path: str, *, read_only: bool, wait: float = BUSY_RETRY_SECONDS, cur
                 if time.monotonic() < deadline:
                     time.sleep(0.05)
                     continue
-                raise IndexError_(describe_lock_error(path, exc)) from None
-            raise IndexError_(f"{path}: not a DuckDB index ({_first_line(text)})") from None
+                raise IndexBusy(path, exc) from None
+            raise IndexError_(f"{path}: not a DuckDB index ({first_line(text)})") from None
         except duckdb.Error as exc:
-            raise IndexError_(f"{path}: cannot open the index: {_first_line(str(exc))}") from None
+            raise IndexError_(f"{path}: cannot open the index: {first_line(str(exc))}") from None
     con.execute("SET enable_progress_bar = false")  # it would print into the data on stdout
     if read_only:
         check_is_index(con, path)
@@ -96,7 +109,8 @@ def connect(path: str, *, read_only: bool, wait: float = BUSY_RETRY_SECONDS, cur
     return con
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
+    """The first line of a (DuckDB) error message, for a one-line error."""
     return text.strip().splitlines()[0] if text.strip() else text
 
 

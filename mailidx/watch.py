@@ -32,7 +32,6 @@ from mailidx import indexer, sources, store
 from mailidx.sources import Source, SourceError
 
 MAGIC = re.compile(r"[*?[]")
-BUSY = "index is busy"
 SMALL_BATCH = 1 << 20
 SETTLE = 1.0  # a compressed file written to this recently is left for a later look
 
@@ -111,19 +110,6 @@ def watched_dirs(patterns: list[str]) -> set[str]:
         candidates = glob.glob(parent) if is_pattern(parent) else [parent]
         dirs.update(d for d in candidates if os.path.isdir(d))
     return dirs
-
-
-def holder_of(message: str) -> str | None:
-    """ "pid 42 (java)" from mailidx's busy message (DuckDB names the lock holder's pid)."""
-    found = re.search(r"pid (\d+)", message)
-    if not found:
-        return None
-    pid = found.group(1)
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f"pid {pid} ({f.read().strip()})"
-    except OSError:
-        return f"pid {pid}"
 
 
 class Cursor:
@@ -375,7 +361,7 @@ class Watcher:
             followed.path = path  # renamed: the index takes the new name with the next batch
             followed.gone_at = None
             return followed
-        signature = (key, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        signature = _signature(st)
         if signature in self.finished or self.failed.get(path) == signature:
             return None
         if st.st_size == 0 or (time.time() - st.st_mtime < SETTLE and is_compressed(path)):
@@ -465,9 +451,9 @@ class Watcher:
             else:
                 con = store.open_for_writing(self.db, tz=self.options.tz)
                 self.migrated = True
+        except store.IndexBusy as exc:
+            raise Busy(exc.holder) from None
         except store.IndexError_ as exc:
-            if str(exc).startswith(BUSY):
-                raise Busy(holder_of(str(exc))) from None
             raise WatchError(str(exc)) from None
         # Folding the write-ahead log into the file at every close would cost more than the
         # batch on a big index; it is done when the log has grown (see _batch) and at the end.
@@ -511,7 +497,7 @@ class Watcher:
         except store.IndexError_ as exc:
             raise WatchError(str(exc)) from None
         except duckdb.Error as exc:
-            raise WatchError(f"{self.db}: {_first_line(str(exc))}") from None
+            raise WatchError(f"{self.db}: {store.first_line(str(exc))}") from None
         finally:
             con.close()
         return more
@@ -658,9 +644,13 @@ def is_compressed(path: str) -> bool:
 
 def signature_of(path: str) -> tuple | None:
     try:
-        st = os.stat(path)
+        return _signature(os.stat(path))
     except OSError:
         return None
+
+
+def _signature(st: os.stat_result) -> tuple:
+    """A file as it is now: its inode, size and times (a compressor still writing changes it)."""
     return ((st.st_dev, st.st_ino), st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
@@ -676,10 +666,6 @@ def check_zone(tz: str) -> None:
     try:
         con.execute("SET TimeZone = ?", [tz])
     except duckdb.Error as exc:
-        raise WatchError(f"cannot use time zone {tz!r}: {_first_line(str(exc))}") from None
+        raise WatchError(f"cannot use time zone {tz!r}: {store.first_line(str(exc))}") from None
     finally:
         con.close()
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else text

@@ -84,14 +84,16 @@ def write_lines(path: Path, lines: list[str], mode: str = "w") -> None:
         f.write("".join(line + "\n" for line in lines))
 
 
-def wc_l(*paths: Path) -> int:
+def decompressed(path: Path) -> bytes:
+    """A log file's bytes, uncompressed by its suffix (.gz, .bz2, .xz)."""
     import bz2
     import gzip
     import lzma
 
-    total = 0
-    for path in paths:
-        opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix, open)
-        with opener(path, "rb") as f:
-            total += f.read().count(b"\n")
-    return total
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix, open)
+    with opener(path, "rb") as f:
+        return f.read()
+
+
+def wc_l(*paths: Path) -> int:
+    return sum(decompressed(path).count(b"\n") for path in paths)

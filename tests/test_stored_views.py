@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import Mailidx
+from tests.conftest import Mailidx, decompressed
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 STORED = ("message_facts", "deliveries", "recipients", "messages", "message_links", "rejects")
@@ -31,14 +31,8 @@ def differences(db: Path, name: str) -> list[tuple]:
 
 
 def sample_lines() -> list[bytes]:
-    import gzip
-
-    lines = []
-    for path in sorted(EXAMPLES.glob("maillog*"), reverse=True):  # oldest first
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as f:
-            lines.extend(f.read().splitlines(keepends=True))
-    return lines
+    oldest_first = sorted(EXAMPLES.glob("maillog*"), reverse=True)
+    return [line for path in oldest_first for line in decompressed(path).splitlines(True)]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mailidx import store
-from tests.conftest import Mailidx, syslog_lines, write_lines
+from tests.conftest import Mailidx, decompressed, syslog_lines, write_lines
 from tests.test_crash_safety import FINGERPRINT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +110,15 @@ def start_watch(watches, mailidx, *args, **env) -> Watch:
     return watch
 
 
+def watch_new_log(watches, mailidx, log: Path, lines: int, start: int, *args) -> Watch:
+    """Write ``lines`` lines to ``log``, start watch with ``args`` and wait until it indexed
+    them; every test that follows a log starts so."""
+    write_lines(log, syslog_lines(lines, start=start))
+    watch = start_watch(watches, mailidx, *args)
+    assert wait_until(lambda: mailidx.db.exists() and len(indexed(mailidx)) == lines, 10)
+    return watch
+
+
 def start_writer(path: Path, start: int, count: int, rate: float) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", WRITER, str(path), str(start), str(count), str(rate)],
@@ -142,21 +151,15 @@ def marks(text: str) -> list[tuple[float, int]]:
 
 
 def lines_on_disk(folder: Path) -> list[str]:
-    out = []
-    for path in sorted(folder.glob("maillog*")):
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt") as f:
-            out += f.read().splitlines()
-    return out
+    paths = sorted(folder.glob("maillog*"))
+    return [line for path in paths for line in decompressed(path).decode().splitlines()]
 
 
 def test_appended_lines_are_queryable_within_two_seconds_and_none_is_lost_or_doubled(
     mailidx, tmp_path, watches
 ):
     log = tmp_path / "maillog"
-    write_lines(log, syslog_lines(200, start=20_000))
-    watch = start_watch(watches, mailidx, "--quiet", str(log))
-    assert wait_until(lambda: mailidx.db.exists() and len(indexed(mailidx)) == 200, 10)
+    watch = watch_new_log(watches, mailidx, log, 200, 20_000, "--quiet", str(log))
     reader = subprocess.Popen(
         [
             sys.executable,
@@ -328,9 +331,7 @@ def test_kill_minus_9_at_random_moments_then_restart_equals_a_fresh_build(
 
 def test_readers_get_in_between_batches_under_steady_append_load(mailidx, tmp_path, watches):
     log = tmp_path / "maillog"
-    write_lines(log, syslog_lines(100, start=60_000))
-    watch = start_watch(watches, mailidx, "--quiet", str(log))
-    assert wait_until(lambda: mailidx.db.exists() and len(indexed(mailidx)) == 100, 10)
+    watch = watch_new_log(watches, mailidx, log, 100, 60_000, "--quiet", str(log))
     writer = start_writer(log, 60_100, 6000, 1000)
     time.sleep(1.0)
     reader = subprocess.run(
@@ -355,9 +356,7 @@ def test_a_reader_holding_the_index_makes_watch_lag_and_name_it_then_catch_up(
     mailidx, tmp_path, watches
 ):
     log = tmp_path / "maillog"
-    write_lines(log, syslog_lines(100, start=70_000))
-    watch = start_watch(watches, mailidx, "--quiet", str(log))
-    assert wait_until(lambda: mailidx.db.exists() and len(indexed(mailidx)) == 100, 10)
+    watch = watch_new_log(watches, mailidx, log, 100, 70_000, "--quiet", str(log))
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -390,9 +389,7 @@ def test_a_reader_holding_the_index_makes_watch_lag_and_name_it_then_catch_up(
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_stop_signal_commits_the_pending_lines_and_exits_0(mailidx, tmp_path, watches, signum):
     log = tmp_path / "maillog"
-    write_lines(log, syslog_lines(100, start=80_000))
-    watch = start_watch(watches, mailidx, str(log), "--interval", "60")
-    assert wait_until(lambda: mailidx.db.exists() and len(indexed(mailidx)) == 100, 10)
+    watch = watch_new_log(watches, mailidx, log, 100, 80_000, str(log), "--interval", "60")
     write_lines(log, syslog_lines(250, start=80_100), mode="a")
     time.sleep(0.5)  # seen by watch, held back by the long interval
     assert len(indexed(mailidx)) == 100
@@ -405,9 +402,7 @@ def test_a_stop_signal_commits_the_pending_lines_and_exits_0(mailidx, tmp_path, 
 def test_a_bad_file_is_reported_once_and_the_others_are_still_followed(mailidx, tmp_path, watches):
     (tmp_path / "maillog.bin").write_bytes(bytes(range(256)) * 40)
     log = tmp_path / "maillog"
-    write_lines(log, syslog_lines(50, start=90_000))
-    watch = start_watch(watches, mailidx, "--quiet", str(tmp_path / "maillog*"))
-    assert wait_until(lambda: mailidx.db.exists() and len(indexed(mailidx)) == 50, 10)
+    watch = watch_new_log(watches, mailidx, log, 50, 90_000, "--quiet", str(tmp_path / "maillog*"))
     write_lines(log, syslog_lines(50, start=90_050), mode="a")
     assert wait_until(lambda: len(indexed(mailidx)) == 100, 5)
     time.sleep(1.5)  # a few more scans: still one line about the bad file
