@@ -34,6 +34,10 @@ from mailidx.sources import Source, SourceError
 MAGIC = re.compile(r"[*?[]")
 SMALL_BATCH = 1 << 20
 SETTLE = 1.0  # a compressed file written to this recently is left for a later look
+# Waiting for a reader that keeps the index, retry at most this far apart: a failed open costs
+# next to nothing, and a longer wait would add to the lag once the reader lets go (and could
+# fall again and again on the short opens of other readers).
+MAX_BACKOFF = 0.25
 
 
 class WatchError(Exception):
@@ -295,7 +299,7 @@ class Watcher:
                     self._blocked(busy.holder, now)
                     self.stopping.wait(backoff)
                     if now - (self.blocked_since or now) > 2.0:  # a reader left open: back off
-                        backoff = min(backoff * 2, 1.0)
+                        backoff = min(backoff * 2, MAX_BACKOFF)
                     continue
                 self._released(now)
                 backoff = 0.05
