@@ -24,6 +24,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -280,31 +281,49 @@ def phase_views(ctx: Context) -> None:
     return None
 
 
+PICK_TERMS = """
+import duckdb, json, sys
+con = duckdb.connect(sys.argv[1], read_only=True)
+qid, mid = con.execute(
+    "select queue_id, message_id from messages where queue_id in (select queue_id from "
+    "ev_delivery where status = 'bounced' order by queue_id limit 1 offset 100) "
+    "and message_id is not null").fetchall()[0]
+address = con.execute(
+    "select recipient from recipients group by recipient having count(*) = 1 "
+    "order by recipient limit 1 offset 10").fetchall()[0][0]
+print(json.dumps({"qid": qid, "mid": mid, "address": address}))
+"""
+
+COMMAND_RUNS = 7  # per command, after one warm-up run; the median is reported
+
+
 def phase_commands(ctx: Context) -> None:
     """Wall time of `mailidx trace` and each canned query (process start included), next to
-    `grep` of the same queue ID over the raw log."""
+    `grep` of the same queue ID over the raw log and the start of a bare `mailidx --help`.
+    Each runs once to warm up, then COMMAND_RUNS times: median, fastest and slowest."""
     if not ctx.db.exists():
         return None
     pick = subprocess.run(
-        [
-            str(Path(ctx.mailidx).parent / "python"),
-            "-c",
-            "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
-            "print(c.execute(\"select queue_id from ev_delivery where status = 'bounced' "
-            'order by queue_id limit 1 offset 100").fetchall()[0][0])',
-            str(ctx.db),
-        ],
+        [str(Path(ctx.mailidx).parent / "python"), "-c", PICK_TERMS, str(ctx.db)],
         capture_output=True,
         text=True,
     )
     if pick.returncode != 0:
+        ctx.facts["command_error"] = pick.stderr.strip()[-300:]
         return None
-    qid = pick.stdout.strip()
+    terms = json.loads(pick.stdout)
+    qid = terms["qid"]
     env = dict(os.environ, MAILIDX_DB=str(ctx.db))
-    timings = {}
-    grep = run_child(["grep", "-c", qid, str(ctx.log)], env=dict(os.environ, LC_ALL="C"))
-    timings[f"grep -c {qid} (raw log)"] = round(grep.seconds, 3)
-    commands = {f"trace {qid}": ["trace", qid, "--format", "json"]}
+    commands = {
+        f"grep -c {qid} (raw log)": (["grep", "-c", qid, str(ctx.log)], dict(env, LC_ALL="C")),
+        "mailidx --help (process start)": ([str(ctx.mailidx), "--help"], env),
+        f"trace {qid} (queue ID)": ([str(ctx.mailidx), "trace", qid, "--format", "json"], env),
+    }
+    for label, term in (("Message-ID", f"<{terms['mid']}>"), ("address", terms["address"])):
+        commands[f"trace {term} ({label})"] = (
+            [str(ctx.mailidx), "trace", term, "--format", "json"],
+            env,
+        )
     names = (
         "bounced",
         "deferred",
@@ -317,13 +336,21 @@ def phase_commands(ctx: Context) -> None:
         "top-domains",
         "reasons",
     )
-    commands.update({f"query {n}": ["query", n, "--format", "csv"] for n in names})
-    commands["summary"] = ["summary", "--format", "json"]
-    for label, args in commands.items():
-        run = run_child([str(ctx.mailidx), *args], env=env)
-        timings[label] = (
-            round(run.seconds, 3) if run.returncode == 0 else f"failed ({run.returncode})"
-        )
+    for n in names:
+        commands[f"query {n}"] = ([str(ctx.mailidx), "query", n, "--format", "csv"], env)
+    commands["summary"] = ([str(ctx.mailidx), "summary", "--format", "json"], env)
+    timings = {}
+    for label, (cmd, cmd_env) in commands.items():
+        runs = [run_child(cmd, env=cmd_env) for _ in range(COMMAND_RUNS + 1)][1:]
+        if any(r.returncode != 0 for r in runs):  # grep -c finds the queue ID: 0 too
+            timings[label] = f"failed ({runs[-1].returncode}): {runs[-1].stderr.strip()[-200:]}"
+            continue
+        secs = sorted(r.seconds for r in runs)
+        timings[label] = {
+            "median": round(statistics.median(secs), 3),
+            "min": round(secs[0], 3),
+            "max": round(secs[-1], 3),
+        }
     ctx.facts["command_seconds"] = timings
     return None
 
@@ -439,8 +466,17 @@ def table(ctx: Context) -> str:
         lines.append(f"index: {mb:.1f} MB = {pct:.1f} % of the raw log")
     for name, ms in ctx.facts.get("view_queries_ms", {}).items():
         lines.append(f"view query: {name}: {ms:.1f} ms (in-process, best of 3)")
+    if ctx.facts.get("command_seconds"):
+        lines.append(
+            f"commands, wall time with process start, median of {COMMAND_RUNS} "
+            "after a warm-up (fastest-slowest):"
+        )
     for name, secs in ctx.facts.get("command_seconds", {}).items():
-        lines.append(f"command: {name}: {secs} s (wall, process start included)")
+        if isinstance(secs, dict):
+            secs = f"{secs['median']:.3f} s ({secs['min']:.3f}-{secs['max']:.3f})"
+        lines.append(f"  {name}: {secs}")
+    if "command_error" in ctx.facts:
+        lines.append(f"commands failed: {ctx.facts['command_error']}")
     if "view_queries_error" in ctx.facts:
         lines.append(f"view queries failed: {ctx.facts['view_queries_error']}")
     notes = [f"  {r.name}: {r.note}" for r in rows if r.note]
@@ -485,6 +521,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--phases", default=",".join(PHASES), help="comma-separated subset")
     p.add_argument("--workdir", type=Path, help="where the scratch database goes")
     p.add_argument("--keep-db", action="store_true", help="keep the scratch database")
+    p.add_argument(
+        "--index",
+        type=Path,
+        help="an index already built from this log (kept --keep-db): time its queries, e.g. "
+        "--phases views,commands --index DIR/bench.duckdb",
+    )
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args(argv)
     unknown = set(args.phases.split(",")) - set(PHASES)
@@ -499,7 +541,14 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     log = args.log.resolve() if args.log else cached_log(args)
     lines = count_lines(log)
-    workdir = Path(tempfile.mkdtemp(prefix="mailidx-bench-", dir=args.workdir))
+    if args.index:
+        workdir = args.index.resolve().parent
+        if args.index.name != "bench.duckdb" or "build" in args.phases.split(","):
+            raise SystemExit(
+                "bench: --index takes a kept DIR/bench.duckdb, without the build phase"
+            )
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="mailidx-bench-", dir=args.workdir))
     ctx = Context(log, lines, log.stat().st_size, args.repeat, args.mailidx, workdir)
     try:
         for key, phase in PHASES.items():
@@ -507,7 +556,7 @@ def main(argv=None) -> int:
                 note(f"phase {key}")
                 ctx.results[key] = phase(ctx)
     finally:
-        if args.keep_db:
+        if args.keep_db or args.index:
             note(f"kept {ctx.db}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)

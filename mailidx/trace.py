@@ -2,19 +2,22 @@
 flow across queue IDs (content filter, forward, bounce notification, next indexed host), and
 gather what happened to each recipient and the original log lines.
 
-Every lookup goes by queue ID, so it uses the indexes and the views' filter push-down; the
+Every lookup goes by queue ID through the stored per-message views, matching their
+``queue_key`` column (a number, see sql/views/15_queue_key.sql) before the queue ID itself; the
 flow is followed hop by hop here rather than through the global message_flows view.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass, field
 
 QUEUE_ID = re.compile(r"^(?:[0-9A-F]{5,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,})$")
 IP = re.compile(r"^[0-9.]+$|^[0-9a-fA-F:]*:[0-9a-fA-F:.]*$")
 MAX_MESSAGES = 200
+SCAN_FILTER_MAX = 64  # queue IDs looked up by a filter in the scan; more go by a join
 
 
 @dataclass
@@ -40,66 +43,97 @@ def _dicts(cursor) -> list[dict]:
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def _in(column: str, values: list) -> tuple[str, list]:
-    """``column`` is one of ``values``, as one list parameter: DuckDB pushes ``= ANY(list)``
-    into the table scan, where an ``IN (?, ?, …)`` of several values reads every row."""
-    return f"{column} = ANY(?)", [list(values)]
+def queue_key(queue_id: str) -> int:
+    """The SQL macro queue_key() (sql/views/15_queue_key.sql) in Python, to save a round trip
+    per lookup: the first 8 hex digits of the MD5 of the queue ID, as a number."""
+    return int(hashlib.md5(queue_id.encode()).hexdigest()[:8], 16)
+
+
+def _key_filter(queue_ids: list[str], column: str = "queue_id") -> tuple[str, list]:
+    """A filter on the ``queue_key`` of a stored per-message view for these queue IDs. Keys
+    can be shared, so keep only the rows whose queue ID is one of them (``_only``).
+
+    The stored views are in indexing order, so a lookup reads the whole key column; how the
+    filter is written decides what else is read. One key is an equality and several are a
+    ``list_position``, both filters inside the scan that read other columns only for matching
+    rows. DuckDB rewrites ``IN (…)``, ``= ANY(?)`` or ``list_contains`` of several values into
+    an optional zone-map filter or a join, which first read every column of every row (ten
+    times slower); past ~64 values, though, the join's hash table beats a linear search."""
+    keys = sorted({queue_key(q) for q in queue_ids})
+    key = column.replace("queue_id", "queue_key")
+    if len(keys) == 1:
+        return f"{key} = ?::UINTEGER", keys
+    if len(keys) <= SCAN_FILTER_MAX:
+        return f"list_position(?::UINTEGER[], {key}) IS NOT NULL", [keys]
+    return f"{key} = ANY(?::UINTEGER[])", [keys]
+
+
+def _only(rows: list[dict], queue_ids, *columns: str) -> list[dict]:
+    """The rows whose queue ID (in any of ``columns``) is one of ``queue_ids``."""
+    wanted = set(queue_ids)
+    return [r for r in rows if any(r[c] in wanted for c in columns or ("queue_id",))]
 
 
 def seeds(con, term: str, window: Window) -> list[str]:
     """Queue IDs the term names (as a queue ID, Message-ID, address, client IP or host)."""
     term = term.strip()
-    time_sql = " AND ($since IS NULL OR ts >= $since) AND ($until IS NULL OR ts < $until)"
-    params = {"t": term, "since": window.since, "until": window.until}
     if QUEUE_ID.match(term):
-        rows = con.execute(
-            "SELECT DISTINCT queue_id FROM message_facts WHERE queue_id = $t AND "
-            "($since IS NULL OR last_seen >= $since) AND ($until IS NULL OR first_seen < $until)",
-            params,
-        ).fetchall()
-        if rows:
-            return [r[0] for r in rows]
-    bare = term.strip("<>")
-    params["t"] = bare
-    if "@" in bare:
-        rows = con.execute(
-            "SELECT DISTINCT queue_id FROM ev_message WHERE kind = 'message_id' "
-            "AND message_id = $t" + time_sql,
-            params,
-        ).fetchall()
-        if rows:
-            return [r[0] for r in rows]
-        overlap = (
-            " AND ($since IS NULL OR {last} >= $since) AND ($until IS NULL OR {first} < $until)"
+        where, args = _key_filter([term])
+        rows = _dicts(
+            con.execute(
+                f"SELECT DISTINCT queue_id FROM message_facts WHERE {where} AND "
+                "(? IS NULL OR last_seen >= ?) AND (? IS NULL OR first_seen < ?)",
+                [*args, window.since, window.since, window.until, window.until],
+            )
         )
-        rows = con.execute(
-            "SELECT queue_id FROM recipients WHERE (lower(sender) = lower($t) "
-            "OR lower(recipient) = lower($t) OR lower(orig_recipient) = lower($t))"
-            + overlap.format(first="first_attempt", last="last_attempt")
-            + " UNION SELECT queue_id FROM messages WHERE lower(sender) = lower($t)"
-            + overlap.format(first="first_seen", last="last_seen"),
-            params,
-        ).fetchall()
-        return sorted(r[0] for r in rows)
-    column = "client_ip" if IP.match(bare) else "client_host"
-    rows = con.execute(
-        f"SELECT DISTINCT queue_id FROM ev_message WHERE kind = 'client' "
-        f"AND lower({column}) = lower($t)" + time_sql,
-        params,
-    ).fetchall()
-    return [r[0] for r in rows]
+        if _only(rows, [term]):
+            return [term]
+    bare = term.strip("<>")
+    if "@" in bare:
+        found = _matching(con, [MESSAGE_ID], bare, window)
+        return found or _matching(con, ADDRESS, bare, window)
+    client = CLIENT_IP if IP.match(bare) else CLIENT_HOST
+    return _matching(con, [client], bare, window)
+
+
+# (view, condition on $t, first and last time of the row) for each way a term can match
+MESSAGE_ID = ("message_facts", "message_id = $t", "first_seen", "last_seen")
+ADDRESS = [
+    ("messages", "lower(sender) = lower($t)", "first_seen", "last_seen"),
+    ("recipients", "lower(recipient) = lower($t)", "first_attempt", "last_attempt"),
+    ("recipients", "lower(orig_recipient) = lower($t)", "first_attempt", "last_attempt"),
+]
+CLIENT_IP = ("message_facts", "lower(client_ip) = lower($t)", "first_seen", "last_seen")
+CLIENT_HOST = ("message_facts", "lower(client_host) = lower($t)", "first_seen", "last_seen")
+
+
+def _matching(con, ways: list[tuple[str, str, str, str]], term: str, window: Window) -> list[str]:
+    """Queue IDs of the rows that match the term in any of these ways within the window. One
+    scan per way, each filtering one column, which DuckDB does inside the scan (an OR across
+    columns would read every column of every row first)."""
+    overlap = " AND ($since IS NULL OR {last} >= $since) AND ($until IS NULL OR {first} < $until)"
+    sql = " UNION ".join(
+        f"SELECT queue_id FROM {view} WHERE {condition}" + overlap.format(first=first, last=last)
+        for view, condition, first, last in ways
+    )
+    rows = con.execute(sql, {"t": term, "since": window.since, "until": window.until})
+    return sorted(r[0] for r in rows.fetchall())
 
 
 def _links_of(con, queue_ids: list[str]) -> list[dict]:
     """The message_links rows that name these queue IDs, on either side."""
-    return _dicts(
+    mine, args = _key_filter(queue_ids)
+    theirs, more = _key_filter(queue_ids, "named_queue_id")
+    columns = "message_key, host, queue_id, named_queue_id, ts, link, direction"
+    rows = _dicts(
         con.execute(
             # two scans, each with its filter pushed down (an OR of the two reads every row)
-            "SELECT * FROM message_links WHERE queue_id = ANY($ids) UNION "
-            "SELECT * FROM message_links WHERE named_queue_id = ANY($ids)",
-            {"ids": list(queue_ids)},
+            f"SELECT {columns} FROM message_links WHERE {mine} UNION "
+            f"SELECT {columns} FROM message_links WHERE {theirs}",
+            [*args, *more],
         )
     )
+    return _only(rows, queue_ids, "queue_id", "named_queue_id")
 
 
 def expand(con, queue_ids: list[str]) -> tuple[list[str], list[dict]]:
@@ -120,9 +154,15 @@ def stories(con, term: str, window: Window | None = None, with_lines: bool = Tru
     if not found:
         return []
     queue_ids, said = expand(con, found)
-    where, args = _in("queue_id", queue_ids)
-    messages = _dicts(
-        con.execute(f"SELECT * FROM messages WHERE {where} ORDER BY first_seen", args)
+    where, args = _key_filter(queue_ids)
+    messages = _only(
+        _dicts(
+            con.execute(
+                f"SELECT * EXCLUDE (queue_key) FROM messages WHERE {where} ORDER BY first_seen",
+                args,
+            )
+        ),
+        queue_ids,
     )
     keys = {m["message_key"] for m in messages}
     # everything else about these messages happened within their lifetimes: time bounds let
@@ -131,35 +171,37 @@ def stories(con, term: str, window: Window | None = None, with_lines: bool = Tru
     ends = [m["last_seen"] for m in messages if m["last_seen"]]
     span = [min(starts), max(ends)] if starts and ends and len(starts) == len(messages) else None
 
-    def within(column: str) -> tuple[str, list]:
+    def within(column: str, args: list = args) -> tuple[str, list]:
         return (f" AND {column} BETWEEN ? AND ?", [*args, *span]) if span else ("", args)
 
     sql, params = within("last_attempt")
-    recipients = _dicts(
-        con.execute(
-            f"SELECT * FROM recipients WHERE {where}{sql} ORDER BY first_attempt, recipient",
-            params,
-        )
+    recipients = _only(
+        _dicts(
+            con.execute(
+                f"SELECT * EXCLUDE (queue_key) FROM recipients WHERE {where}{sql} "
+                "ORDER BY first_attempt, recipient",
+                params,
+            )
+        ),
+        queue_ids,
     )
     sql, params = within("ts")
-    deliveries = _dicts(
-        con.execute(
-            f"SELECT * FROM deliveries WHERE {where}{sql} ORDER BY ts, file_id, line_number",
-            params,
-        )
+    deliveries = _only(
+        _dicts(
+            con.execute(
+                f"SELECT * EXCLUDE (queue_key) FROM deliveries WHERE {where}{sql} "
+                "ORDER BY ts, file_id, line_number",
+                params,
+            )
+        ),
+        queue_ids,
     )
     links = _links(messages, said)
     groups = _group(keys, links)
     lines = []
     if with_lines:
-        sql, params = within("ts")
-        lines = _dicts(
-            con.execute(
-                f"SELECT file_id, line_number, ts, queue_id, host, raw FROM lines "
-                f"WHERE {where}{sql} ORDER BY ts, file_id, line_number",
-                params,
-            )
-        )
+        sql, params = within("ts", [sorted(set(queue_ids))])
+        lines = _lines_of(con, sql, params)
     out = []
     for flow_id, members in groups.items():
         story = Story(flow_id)
@@ -185,6 +227,23 @@ def stories(con, term: str, window: Window | None = None, with_lines: bool = Tru
         ]
         out.append(story)
     return sorted(out, key=lambda s: s.messages[0]["first_seen"] if s.messages else dt.datetime.min)
+
+
+def _lines_of(con, within: str, params: list) -> list[dict]:
+    """The lines of these queue IDs (``params[0]``) within the time bounds. ``lines`` has no
+    queue_key: a few queue IDs are a ``list_position`` filter in the scan; many are a join,
+    which would read every column of every line in the bounds (``raw`` above all), so the
+    join picks the row ids first and the lines are then read by row id."""
+    columns = "file_id, line_number, ts, queue_id, host, raw"
+    order = " ORDER BY ts, file_id, line_number"
+    if len(params[0]) <= SCAN_FILTER_MAX:
+        sql = f"SELECT {columns} FROM lines WHERE list_position(?, queue_id) IS NOT NULL"
+        return _dicts(con.execute(sql + within + order, params))
+    sql = "SELECT rowid FROM lines WHERE queue_id = ANY(?)"
+    rowids = [r[0] for r in con.execute(sql + within, params).fetchall()]
+    return _dicts(
+        con.execute(f"SELECT {columns} FROM lines WHERE rowid = ANY(?)" + order, [rowids])
+    )
 
 
 def _links(messages: list[dict], said: list[dict]) -> list[dict]:

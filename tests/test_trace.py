@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from mailidx.trace import SCAN_FILTER_MAX
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 FILTERED_BOUNCE = "6b0a2d7d.024.filter_then_size_bounce@ok.test"
 
@@ -78,3 +80,77 @@ def test_log_text_cannot_style_or_drive_the_terminal(mailidx, tmp_path):
     out = mailidx.run("trace", "3A1B2C3D4E").stdout
     assert b"\x1b" not in out and b"\x07" not in out
     assert b"[bold]x[/bold]@e" in out and b"a\\x1b]0;pwned\\x07@e" in out
+
+
+def test_queue_key_in_python_is_the_sql_macro(sample):
+    import duckdb
+
+    from mailidx import trace
+
+    con = duckdb.connect(str(sample.db), read_only=True)
+    rows = con.execute("SELECT DISTINCT queue_id, queue_key FROM messages").fetchall()
+    assert len(rows) > 50
+    assert [(q, trace.queue_key(q)) for q, _ in rows] == rows
+
+
+@pytest.mark.parametrize("how_many", [1, 2, SCAN_FILTER_MAX, SCAN_FILTER_MAX + 1, None])
+def test_lookup_by_queue_id_finds_exactly_the_rows_of_those_queue_ids(sample, how_many):
+    """A few keys are a scan filter, more a join: the same rows either way, and only theirs."""
+    import duckdb
+
+    from mailidx import trace
+
+    con = duckdb.connect(str(sample.db), read_only=True)
+    every = [
+        r[0] for r in con.execute("SELECT DISTINCT queue_id FROM recipients ORDER BY 1").fetchall()
+    ]
+    assert len(every) > SCAN_FILTER_MAX + 1
+    wanted = every[:how_many] + ["NOSUCHQID"]
+    where, args = trace._key_filter(wanted)
+    rows = trace._dicts(con.execute(f"SELECT * FROM recipients WHERE {where}", args))
+    got = sorted((r["message_key"], r["recipient"]) for r in trace._only(rows, wanted))
+    expected = con.execute(
+        "SELECT message_key, recipient FROM recipients WHERE queue_id IN (SELECT unnest(?)) "
+        "ORDER BY ALL",
+        [wanted],
+    )
+    assert got == expected.fetchall() != []
+
+
+def test_two_queue_ids_that_share_a_key_stay_apart(mailidx, tmp_path):
+    from mailidx import trace
+
+    one, other = "3A08EF2710", "3A091DAC7F"
+    assert trace.queue_key(one) == trace.queue_key(other)  # found by search; md5 is fixed
+    log = tmp_path / "maillog"
+    lines = []
+    for n, (qid, rcpt) in enumerate(((one, "ann@one.test"), (other, "bob@other.test"))):
+        lines += [
+            f"Nov 27 10:0{n}:01 mx1 postfix/smtpd[201]: {qid}: client=c{n}.test[192.0.2.{n + 1}]",
+            f"Nov 27 10:0{n}:01 mx1 postfix/cleanup[202]: {qid}: message-id=<{n}@c.test>",
+            f"Nov 27 10:0{n}:02 mx1 postfix/qmgr[203]: {qid}: from=<s@c.test>, size=99, nrcpt=1 "
+            "(queue active)",
+            f"Nov 27 10:0{n}:03 mx1 postfix/smtp[204]: {qid}: to=<{rcpt}>, relay=mx.test"
+            "[192.0.2.9]:25, delay=2, delays=0.1/0/0.9/1, dsn=2.0.0, status=sent (250 2.0.0 Ok)",
+            f"Nov 27 10:0{n}:03 mx1 postfix/qmgr[203]: {qid}: removed",
+        ]
+    log.write_text("\n".join(lines) + "\n")
+    mailidx.build(log, "--year", "2026")
+    got = json.loads(mailidx.run("trace", one, "--format", "json").stdout)
+    assert [m["queue_id"] for s in got for m in s["messages"]] == [one]
+    assert [r["recipient"] for r in got[0]["messages"][0]["recipients"]] == ["ann@one.test"]
+    assert {ln["queue_id"] for ln in got[0]["lines"]} == {one}
+
+
+def test_many_queue_ids_are_read_by_join_with_the_same_story(sample, monkeypatch):
+    """Past SCAN_FILTER_MAX queue IDs, keys are joined and lines fetched by row id."""
+    import duckdb
+
+    from mailidx import trace
+
+    con = duckdb.connect(str(sample.db), read_only=True)
+    few = [trace.as_data(s) for s in trace.stories(con, "127.0.0.1")]
+    monkeypatch.setattr(trace, "SCAN_FILTER_MAX", 2)
+    many = [trace.as_data(s) for s in trace.stories(con, "127.0.0.1")]
+    assert len(few) > 10 and sum(len(s["lines"]) for s in few) > 100
+    assert many == few

@@ -40,12 +40,14 @@ SELECT
     count(*) FILTER (WHERE kind = 'discard') > 0 AS was_discarded,
     count(*) FILTER (WHERE kind IN ('reject', 'milter_reject')) AS rejects,
     count(*) FILTER (WHERE kind IN ('warning', 'error', 'fatal', 'panic')) AS problems,
-    count(*) FILTER (WHERE kind = 'delivery') AS delivery_attempts
+    count(*) FILTER (WHERE kind = 'delivery') AS delivery_attempts,
+    queue_key(queue_id) AS queue_key
 FROM message_events
 GROUP BY host, queue_id, message_key;  -- not any_value(): a filter on queue_id reaches the scan
 
 -- stored, and kept current batch by batch (see 40_message_facts.sql)
-CREATE OR REPLACE TABLE message_facts_cache AS SELECT * FROM message_facts_live;
+CREATE OR REPLACE TABLE message_facts_cache AS SELECT * FROM message_facts_live
+    ORDER BY last_seen;  -- in time order, as batches append rows: time bounds skip row groups
 CREATE OR REPLACE VIEW message_facts AS SELECT * FROM message_facts_cache;
 
 COMMENT ON VIEW message_facts IS 'Per message instance: who sent it from where, and what happened to it (helper of messages).';

@@ -8,12 +8,13 @@ SELECT
     dsn, status, response,
     CASE WHEN status NOT IN ('sent', 'deliverable')
          THEN reason_category(dsn, response) END AS reason_category,
-    next_queue_id, daemon, tls, file_id, line_number
+    next_queue_id, daemon, tls, file_id, line_number, queue_key(queue_id) AS queue_key
 FROM message_events
 WHERE kind = 'delivery';
 
 -- stored, and kept current batch by batch (see 40_message_facts.sql)
-CREATE OR REPLACE TABLE deliveries_cache AS SELECT * FROM deliveries_live;
+CREATE OR REPLACE TABLE deliveries_cache AS SELECT * FROM deliveries_live
+    ORDER BY ts;  -- in time order, as batches append rows: time bounds skip row groups
 -- the stored category, or worked out again while reason_categories has changed since
 CREATE OR REPLACE VIEW deliveries AS
 SELECT * REPLACE (
@@ -26,6 +27,7 @@ COMMENT ON VIEW deliveries IS 'One row per delivery attempt (a to= line of smtp,
 COMMENT ON COLUMN deliveries.ts IS 'When the attempt was logged.';
 COMMENT ON COLUMN deliveries.host IS 'The Postfix server that logged it.';
 COMMENT ON COLUMN deliveries.queue_id IS 'Queue ID of the message.';
+COMMENT ON COLUMN deliveries.queue_key IS 'queue_key(queue_id): a number to find a queue ID fast, as in WHERE queue_key = queue_key(''4F9D5F4B8C'') AND queue_id = ''4F9D5F4B8C''.';
 COMMENT ON COLUMN deliveries.message_key IS 'The message instance (messages.message_key).';
 COMMENT ON COLUMN deliveries.sender IS 'Envelope sender of the message ('''' for bounces).';
 COMMENT ON COLUMN deliveries.message_id IS 'Message-ID header of the message.';

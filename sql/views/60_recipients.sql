@@ -48,11 +48,13 @@ SELECT message_key, host, queue_id, message_id, sender, recipient, orig_recipien
     attempts, first_attempt, last_attempt, dsn, response,
     CASE WHEN status = 'expired' THEN 'expired'
          WHEN status IN ('sent', 'held', 'deleted', 'discarded') THEN NULL
-         ELSE last_category END AS reason_category
+         ELSE last_category END AS reason_category,
+    queue_key(queue_id) AS queue_key
 FROM final;
 
 -- stored, and kept current batch by batch (see 40_message_facts.sql)
-CREATE OR REPLACE TABLE recipients_cache AS SELECT * FROM recipients_live;
+CREATE OR REPLACE TABLE recipients_cache AS SELECT * FROM recipients_live
+    ORDER BY last_attempt;  -- in time order, as batches append rows: time bounds skip row groups
 -- the stored category, or worked out again while reason_categories has changed since
 CREATE OR REPLACE VIEW recipients AS
 SELECT * REPLACE (
@@ -67,6 +69,7 @@ COMMENT ON VIEW recipients IS 'One row per message instance and recipient: the f
 COMMENT ON COLUMN recipients.message_key IS 'The message instance (messages.message_key).';
 COMMENT ON COLUMN recipients.host IS 'The Postfix server.';
 COMMENT ON COLUMN recipients.queue_id IS 'Queue ID of the message.';
+COMMENT ON COLUMN recipients.queue_key IS 'queue_key(queue_id): a number to find a queue ID fast, as in WHERE queue_key = queue_key(''4F9D5F4B8C'') AND queue_id = ''4F9D5F4B8C''.';
 COMMENT ON COLUMN recipients.message_id IS 'Message-ID header of the message.';
 COMMENT ON COLUMN recipients.sender IS 'Envelope sender.';
 COMMENT ON COLUMN recipients.recipient IS 'The recipient.';

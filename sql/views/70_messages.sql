@@ -34,18 +34,20 @@ SELECT f.message_key, f.host, f.queue_id, f.first_seen, f.last_seen, f.client_ho
         ELSE 'mixed'
     END AS final,
     o.recipients, o.sent, o.bounced, o.expired, o.deferred,
-    f.orig_queue_id
+    f.orig_queue_id, f.queue_key
 FROM message_facts_live AS f
 JOIN outcome AS o USING (host, queue_id, message_key);
 
 -- stored, and kept current batch by batch (see 40_message_facts.sql)
-CREATE OR REPLACE TABLE messages_cache AS SELECT * FROM messages_live;
+CREATE OR REPLACE TABLE messages_cache AS SELECT * FROM messages_live
+    ORDER BY last_seen;  -- in time order, as batches append rows: time bounds skip row groups
 CREATE OR REPLACE VIEW messages AS SELECT * FROM messages_cache;
 
 COMMENT ON VIEW messages IS 'One row per message instance: a queue ID from first sight to removal (a reused queue ID is a new instance).';
 COMMENT ON COLUMN messages.message_key IS 'host:queue_id, with #n for the n-th reuse of a short queue ID; the key of the other views.';
 COMMENT ON COLUMN messages.host IS 'The Postfix server.';
 COMMENT ON COLUMN messages.queue_id IS 'Queue ID.';
+COMMENT ON COLUMN messages.queue_key IS 'queue_key(queue_id): a number to find a queue ID fast, as in WHERE queue_key = queue_key(''4F9D5F4B8C'') AND queue_id = ''4F9D5F4B8C''.';
 COMMENT ON COLUMN messages.first_seen IS 'First line about it.';
 COMMENT ON COLUMN messages.last_seen IS 'Last line about it.';
 COMMENT ON COLUMN messages.client_host IS 'SMTP client host name (smtpd client=).';

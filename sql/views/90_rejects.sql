@@ -21,7 +21,8 @@ WHERE kind = 'warning' AND daemon = 'smtpd'  -- cleanup repeats the size one
   AND (contains(detail, 'rate limit exceeded') OR contains(detail, 'size limit exceeded'));
 
 -- stored: each row comes from one line, so a batch appends the rows of its own lines
-CREATE OR REPLACE TABLE rejects_cache AS SELECT * FROM rejects_live;
+CREATE OR REPLACE TABLE rejects_cache AS SELECT * FROM rejects_live
+    ORDER BY ts;  -- in time order, as batches append rows: time bounds skip row groups
 -- the stored category, or worked out again while reason_categories has changed since
 CREATE OR REPLACE VIEW rejects AS
 SELECT * REPLACE (
