@@ -253,6 +253,12 @@ queries = {
         "select * from deliveries where queue_id = ?", [qid]).fetchall(),
     "recipients by Message-ID": lambda: con.execute(
         "select * from recipients where message_id = ?", [mid]).fetchall(),
+    "messages by queue_key and queue_id (the documented fast path)": lambda: con.execute(
+        "select * from messages where queue_key = queue_key($q) and queue_id = $q",
+        {"q": qid}).fetchall(),
+    "recipients by queue_key and queue_id": lambda: con.execute(
+        "select * from recipients where queue_key = queue_key($q) and queue_id = $q",
+        {"q": qid}).fetchall(),
 }
 out = {}
 for name, run in queries.items():
