@@ -45,7 +45,7 @@ def _dicts(cursor) -> list[dict]:
 
 def queue_key(queue_id: str) -> int:
     """The SQL macro queue_key() (sql/views/15_queue_key.sql) in Python, to save a round trip
-    per lookup: the first 8 hex digits of the MD5 of the queue ID, as a number."""
+    per lookup: the first 8 hex digits of the MD5 of the queue ID, as a number (text_key)."""
     return int(hashlib.md5(queue_id.encode()).hexdigest()[:8], 16)
 
 
@@ -97,7 +97,12 @@ def seeds(con, term: str, window: Window) -> list[str]:
 
 
 # (view, condition on $t, first and last time of the row) for each way a term can match
-MESSAGE_ID = ("message_facts", "message_id = $t", "first_seen", "last_seen")
+MESSAGE_ID = (
+    "message_facts",
+    "message_id_key = text_key($t) AND message_id = $t",  # a number first: see queue_key
+    "first_seen",
+    "last_seen",
+)
 ADDRESS = [
     ("messages", "lower(sender) = lower($t)", "first_seen", "last_seen"),
     ("recipients", "lower(recipient) = lower($t)", "first_attempt", "last_attempt"),
@@ -150,9 +155,19 @@ def expand(con, queue_ids: list[str]) -> tuple[list[str], list[dict]]:
 
 def stories(con, term: str, window: Window | None = None, with_lines: bool = True) -> list[Story]:
     window = window or Window()
+    term = term.strip()
+    if QUEUE_ID.match(term) and window.since is None and window.until is None:
+        # the usual case, a queue ID: follow it straight away, without first looking it up (a
+        # term that only looks like one finds no message and is tried as the other kinds)
+        found = _stories(con, [term], with_lines)
+        if found:
+            return found
     found = seeds(con, term, window)
-    if not found:
-        return []
+    return _stories(con, found, with_lines) if found else []
+
+
+def _stories(con, found: list[str], with_lines: bool) -> list[Story]:
+    """The stories of the flows these queue IDs belong to."""
     queue_ids, said = expand(con, found)
     where, args = _key_filter(queue_ids)
     messages = _only(

@@ -154,3 +154,23 @@ def test_many_queue_ids_are_read_by_join_with_the_same_story(sample, monkeypatch
     many = [trace.as_data(s) for s in trace.stories(con, "127.0.0.1")]
     assert len(few) > 10 and sum(len(s["lines"]) for s in few) > 100
     assert many == few
+
+
+def test_a_queue_id_only_the_next_server_gave_finds_the_message_handed_to_it(mailidx, tmp_path):
+    """The receiving side's queue ID (from its logs or a bounce) is enough to find ours."""
+    log = tmp_path / "maillog"
+    log.write_text(
+        "Nov 27 10:00:01 mx1 postfix/pickup[301]: 5C2D3E4F60: uid=1000 from=<ann>\n"
+        "Nov 27 10:00:01 mx1 postfix/cleanup[302]: 5C2D3E4F60: message-id=<r@mx1.test>\n"
+        "Nov 27 10:00:01 mx1 postfix/qmgr[303]: 5C2D3E4F60: from=<ann@mx1.test>, size=400, "
+        "nrcpt=1 (queue active)\n"
+        "Nov 27 10:00:02 mx1 postfix/smtp[304]: 5C2D3E4F60: to=<bob@far.test>, relay=mx.far.test"
+        "[192.0.2.7]:25, delay=1.2, delays=0.1/0/0.5/0.6, dsn=2.0.0, status=sent "
+        "(250 2.0.0 Ok: queued as 9F3C2B1A7E)\n"
+        "Nov 27 10:00:02 mx1 postfix/qmgr[303]: 5C2D3E4F60: removed\n"
+    )
+    mailidx.build(log, "--year", "2026")
+    got = json.loads(mailidx.run("trace", "9F3C2B1A7E", "--format", "json").stdout)
+    assert [m["queue_id"] for s in got for m in s["messages"]] == ["5C2D3E4F60"]
+    proc = mailidx.run("trace", "ABCDEF0123", check=False)  # looks like a queue ID, is nothing
+    assert proc.returncode == 1 and b"nothing in the index matches" in proc.stderr

@@ -41,7 +41,8 @@ SELECT
     count(*) FILTER (WHERE kind IN ('reject', 'milter_reject')) AS rejects,
     count(*) FILTER (WHERE kind IN ('warning', 'error', 'fatal', 'panic')) AS problems,
     count(*) FILTER (WHERE kind = 'delivery') AS delivery_attempts,
-    queue_key(queue_id) AS queue_key
+    queue_key(queue_id) AS queue_key,
+    text_key(arg_min(message_id, ts) FILTER (WHERE kind = 'message_id')) AS message_id_key
 FROM message_events
 GROUP BY host, queue_id, message_key;  -- not any_value(): a filter on queue_id reaches the scan
 
