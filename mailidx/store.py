@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,7 +137,7 @@ def check_is_current(con, path: str) -> None:
         )
 
 
-def migrate(con, path: str) -> None:
+def migrate(con, path: str, on_upgrade: Callable[[], None] | None = None) -> None:
     """Apply pending schema migrations, then re-create the views if their SQL changed."""
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     if tables and "meta" not in tables:
@@ -156,20 +157,24 @@ def migrate(con, path: str) -> None:
             con.execute("INSERT INTO meta VALUES ('format', ?)", [FORMAT])
         _set_meta(con, "schema_version", str(number))
         con.execute("COMMIT")
-    refresh_views(con)
+    refresh_views(con, on_upgrade)
 
 
 def views_digest() -> str:
     return hashlib.sha256(b"".join(f.read_bytes() for f in view_files())).hexdigest()
 
 
-def refresh_views(con) -> None:
+def refresh_views(con, on_upgrade: Callable[[], None] | None = None) -> None:
     """Re-create the views (and recompute the stored ones) when their SQL changed, or when
-    reason_categories changed since the stored rows got their categories."""
+    reason_categories changed since the stored rows got their categories. ``on_upgrade`` is
+    called first when an index that had views gets them re-created (minutes on a big one)."""
     files = view_files()
     digest = views_digest()
-    if _meta(con, "views_sha256") == digest and _categories_current(con):
+    had = _meta(con, "views_sha256")
+    if had == digest and _categories_current(con):
         return
+    if had is not None and on_upgrade is not None:
+        on_upgrade()
     con.execute("BEGIN")
     for file in files:  # each file is CREATE OR REPLACE …, in dependency order
         con.execute(file.read_text())
@@ -198,9 +203,11 @@ def _set_meta(con, key: str, value: str) -> None:
     con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 
 
-def open_for_writing(path: str, *, tz: str, wait: float = 0.0):
+def open_for_writing(
+    path: str, *, tz: str, wait: float = 0.0, on_upgrade: Callable[[], None] | None = None
+):
     con = connect(path, read_only=False, wait=wait)
-    migrate(con, path)
+    migrate(con, path, on_upgrade)
     con.execute("SET TimeZone = ?", [tz])
     return con
 
