@@ -258,6 +258,7 @@ class Watcher:
         self.stopping = threading.Event()
         self.blocked_since: float | None = None
         self.told_blocked = 0.0
+        self.holders: list[str] = []  # who held the index while watch waited, in turn
         self.rates: deque = deque()
         self.migrated = False  # the schema is checked (and migrated) by the first batch only
         self.observer = None
@@ -560,6 +561,8 @@ class Watcher:
 
     def _blocked(self, holder: str | None, now: float) -> None:
         self.status.holder = holder or "another process"
+        if self.status.holder not in self.holders:
+            self.holders.append(self.status.holder)
         if self.blocked_since is None:
             self.blocked_since = now
         waited = now - self.blocked_since
@@ -577,10 +580,10 @@ class Watcher:
         waited = now - self.blocked_since
         if self.told_blocked:
             self.notify(
-                f"index released by {self.status.holder} after {waited:.0f} s; catching up "
-                f"{self.status.lag_bytes:,} bytes"
+                f"index released by {', then '.join(self.holders)} after {waited:.0f} s; "
+                f"catching up {self.status.lag_bytes:,} bytes"
             )
-        self.blocked_since, self.told_blocked = None, 0.0
+        self.blocked_since, self.told_blocked, self.holders = None, 0.0, []
         self.status.holder, self.status.blocked_seconds = None, 0.0
 
     # -- watchdog ------------------------------------------------------------------------------
