@@ -78,16 +78,9 @@ def seeds(con, term: str, window: Window) -> list[str]:
     """Queue IDs the term names (as a queue ID, Message-ID, address, client IP or host)."""
     term = term.strip()
     if QUEUE_ID.match(term):
-        where, args = _key_filter([term])
-        rows = _dicts(
-            con.execute(
-                f"SELECT DISTINCT queue_id FROM message_facts WHERE {where} AND "
-                "(? IS NULL OR last_seen >= ?) AND (? IS NULL OR first_seen < ?)",
-                [*args, window.since, window.since, window.until, window.until],
-            )
-        )
-        if _only(rows, [term]):
-            return [term]
+        found = _matching(con, [BY_QUEUE_ID], term, window)
+        if found:
+            return found
     bare = term.strip("<>")
     if "@" in bare:
         found = _matching(con, [MESSAGE_ID], bare, window)
@@ -96,10 +89,17 @@ def seeds(con, term: str, window: Window) -> list[str]:
     return _matching(con, [client], bare, window)
 
 
-# (view, condition on $t, first and last time of the row) for each way a term can match
+# (view, condition on $t, first and last time of the row) for each way a term can match; a
+# number first where there is one (queue_key, message_id_key): see _key_filter
+BY_QUEUE_ID = (
+    "message_facts",
+    "queue_key = queue_key($t) AND queue_id = $t",
+    "first_seen",
+    "last_seen",
+)
 MESSAGE_ID = (
     "message_facts",
-    "message_id_key = text_key($t) AND message_id = $t",  # a number first: see queue_key
+    "message_id_key = text_key($t) AND message_id = $t",
     "first_seen",
     "last_seen",
 )
@@ -169,54 +169,25 @@ def stories(con, term: str, window: Window | None = None, with_lines: bool = Tru
 def _stories(con, found: list[str], with_lines: bool) -> list[Story]:
     """The stories of the flows these queue IDs belong to."""
     queue_ids, said = expand(con, found)
-    where, args = _key_filter(queue_ids)
-    messages = _only(
-        _dicts(
-            con.execute(
-                f"SELECT * EXCLUDE (queue_key) FROM messages WHERE {where} ORDER BY first_seen",
-                args,
-            )
-        ),
-        queue_ids,
-    )
+    messages = _stored(con, "messages", queue_ids, order="first_seen")
     keys = {m["message_key"] for m in messages}
     # everything else about these messages happened within their lifetimes: time bounds let
     # DuckDB skip the rest of each table by its zone maps
     starts = [m["first_seen"] for m in messages if m["first_seen"]]
     ends = [m["last_seen"] for m in messages if m["last_seen"]]
-    span = [min(starts), max(ends)] if starts and ends and len(starts) == len(messages) else None
-
-    def within(column: str, args: list = args) -> tuple[str, list]:
-        return (f" AND {column} BETWEEN ? AND ?", [*args, *span]) if span else ("", args)
-
-    sql, params = within("last_attempt")
-    recipients = _only(
-        _dicts(
-            con.execute(
-                f"SELECT * EXCLUDE (queue_key) FROM recipients WHERE {where}{sql} "
-                "ORDER BY first_attempt, recipient",
-                params,
-            )
-        ),
-        queue_ids,
+    span = (min(starts), max(ends)) if starts and ends and len(starts) == len(messages) else None
+    recipients = _stored(
+        con, "recipients", queue_ids, order="first_attempt, recipient", span=("last_attempt", span)
     )
-    sql, params = within("ts")
-    deliveries = _only(
-        _dicts(
-            con.execute(
-                f"SELECT * EXCLUDE (queue_key) FROM deliveries WHERE {where}{sql} "
-                "ORDER BY ts, file_id, line_number",
-                params,
-            )
-        ),
-        queue_ids,
+    deliveries = _stored(
+        con, "deliveries", queue_ids, order="ts, file_id, line_number", span=("ts", span)
     )
     links = _links(messages, said)
     groups = _group(keys, links)
     lines = []
     if with_lines:
-        sql, params = within("ts", [sorted(set(queue_ids))])
-        lines = _lines_of(con, sql, params)
+        sql, params = _within("ts", span)
+        lines = _lines_of(con, sql, [sorted(set(queue_ids)), *params])
     out = []
     for flow_id, members in groups.items():
         story = Story(flow_id)
@@ -242,6 +213,20 @@ def _stories(con, found: list[str], with_lines: bool) -> list[Story]:
         ]
         out.append(story)
     return sorted(out, key=lambda s: s.messages[0]["first_seen"] if s.messages else dt.datetime.min)
+
+
+def _within(column: str, span) -> tuple[str, list]:
+    """Time bounds on ``column``, or none when some message's lifetime is unknown."""
+    return (f" AND {column} BETWEEN ? AND ?", list(span)) if span else ("", [])
+
+
+def _stored(con, view: str, queue_ids: list[str], *, order: str, span=("", None)) -> list[dict]:
+    """The rows of a stored per-message view about these queue IDs, within ``span`` (a column
+    and its bounds) when given."""
+    where, args = _key_filter(queue_ids)
+    bounds, more = _within(*span)
+    sql = f"SELECT * EXCLUDE (queue_key) FROM {view} WHERE {where}{bounds} ORDER BY {order}"
+    return _only(_dicts(con.execute(sql, [*args, *more])), queue_ids)
 
 
 def _lines_of(con, within: str, params: list) -> list[dict]:

@@ -174,3 +174,17 @@ def test_a_queue_id_only_the_next_server_gave_finds_the_message_handed_to_it(mai
     assert [m["queue_id"] for s in got for m in s["messages"]] == ["5C2D3E4F60"]
     proc = mailidx.run("trace", "ABCDEF0123", check=False)  # looks like a queue ID, is nothing
     assert proc.returncode == 1 and b"nothing in the index matches" in proc.stderr
+
+
+def test_since_and_until_narrow_the_seeds_to_messages_alive_then(sample):
+    inside = story(
+        sample, "16A6A20C297", "--since", "2026-11-27 01:00", "--until", "2026-11-27 02:00"
+    )
+    assert [m["queue_id"] for m in inside[0]["messages"]] == [
+        "13AFA20C296",
+        "16A6A20C297",
+        "1AC6720C29A",
+    ]
+    for window in (("--until", "2026-11-27 01:00"), ("--since", "2026-11-27 02:00")):
+        proc = sample.run("trace", "16A6A20C297", *window, check=False)
+        assert proc.returncode == 1 and b"nothing in the index matches" in proc.stderr
