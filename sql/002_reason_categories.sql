@@ -1,7 +1,8 @@
 -- Why a delivery failed or a client was refused, in a postmaster's words. The views match
 -- every deferral, bounce and reject against these rows: a row matches when the enhanced status
 -- code is LIKE its dsn_like (if given) and the reply text is ILIKE its text_like (if given); the
--- matching row with the highest priority wins, and what nothing matches is `other`.
+-- matching row with the highest priority wins, and what nothing matches is `other`. (005 moves
+-- the rows of specific status codes above every text pattern.)
 -- Add rows of your own, e.g.
 --   mailidx sql --write "INSERT INTO reason_categories VALUES ('policy', NULL, '%our-rbl%', 99, 'local RBL')"
 -- and every view uses them at once. (LIKE patterns, not regexes: they are checked on every row.)

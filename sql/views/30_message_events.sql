@@ -20,7 +20,11 @@ SELECT *,
     host || ':' || queue_id || CASE WHEN instance > 0 THEN '#' || instance ELSE '' END
         AS message_key,
     coalesce(arg_min(sender, ts) FILTER (WHERE kind = 'queued') OVER m,
-             arg_min(sender, ts) FILTER (WHERE kind IN ('pickup', 'expired')) OVER m)
+             arg_min(sender, ts) FILTER (WHERE kind IN ('pickup', 'expired')) OVER m,
+             -- a message cleanup held, discarded or rejected may never reach qmgr: the
+             -- check's own line names the sender
+             arg_min(sender, ts) FILTER (WHERE kind IN ('hold', 'discard', 'reject',
+                                                         'milter_reject')) OVER m)
         AS message_sender,
     arg_min(message_id, ts) FILTER (WHERE kind = 'message_id') OVER m AS message_message_id,
     count(*) FILTER (WHERE kind = 'expired') OVER m > 0 AS message_expired,
@@ -35,7 +39,7 @@ WINDOW m AS (PARTITION BY host, queue_id ORDER BY instance
 COMMENT ON VIEW message_events IS 'events that carry a queue ID, with the message instance (message_key) they belong to and what the log says about that message.';
 COMMENT ON COLUMN message_events.instance IS 'How many times this queue ID was removed before: 0 for the first message that used it.';
 COMMENT ON COLUMN message_events.message_key IS 'host:queue_id, with #n for the n-th reuse of a short queue ID.';
-COMMENT ON COLUMN message_events.message_sender IS 'Envelope sender of the message (qmgr from=).';
+COMMENT ON COLUMN message_events.message_sender IS 'Envelope sender of the message (qmgr from=; else pickup, or the from= of a hold, discard or reject line).';
 COMMENT ON COLUMN message_events.message_message_id IS 'Message-ID of the message.';
 COMMENT ON COLUMN message_events.message_expired IS 'The message expired in the queue (qmgr status=expired).';
 COMMENT ON COLUMN message_events.message_deleted IS 'postsuper -d removed the message.';

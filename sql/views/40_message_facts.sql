@@ -20,7 +20,10 @@ SELECT
     arg_min(orig_queue_id, ts) FILTER (WHERE kind IN ('client', 'pickup')) AS orig_queue_id,
     arg_min(message_id, ts) FILTER (WHERE kind = 'message_id') AS message_id,
     coalesce(arg_min(sender, ts) FILTER (WHERE kind = 'queued'),
-             arg_min(sender, ts) FILTER (WHERE kind IN ('pickup', 'expired'))) AS sender,
+             arg_min(sender, ts) FILTER (WHERE kind IN ('pickup', 'expired')),
+             -- held by header_checks and deleted before qmgr saw it: cleanup's from=
+             arg_min(sender, ts) FILTER (WHERE kind IN ('hold', 'discard', 'reject',
+                                                         'milter_reject'))) AS sender,
     arg_min(size, ts) FILTER (WHERE kind = 'queued') AS size,
     arg_min(nrcpt, ts) FILTER (WHERE kind = 'queued') AS nrcpt,
     CASE

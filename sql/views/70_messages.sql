@@ -23,9 +23,10 @@ SELECT f.message_key, f.host, f.queue_id, f.first_seen, f.last_seen, f.client_ho
     CASE
         WHEN f.was_deleted THEN 'deleted'
         WHEN f.was_discarded THEN 'discarded'
+        -- a HOLD action parks the message before qmgr ever sees it
+        WHEN f.is_held AND f.removed_at IS NULL THEN 'held'
         WHEN NOT f.was_queued AND f.rejects + f.problems > 0 THEN 'rejected'
         WHEN NOT f.was_queued THEN 'aborted'
-        WHEN f.is_held AND f.removed_at IS NULL THEN 'held'
         WHEN f.removed_at IS NULL THEN 'deferred'
         WHEN o.recipients = 0 THEN 'delivered'
         WHEN o.sent = o.recipients THEN 'delivered'
