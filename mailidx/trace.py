@@ -30,6 +30,9 @@ class Story:
     recipients: list[dict] = field(default_factory=list)
     deliveries: list[dict] = field(default_factory=list)
     lines: list[dict] = field(default_factory=list)
+    refusals: list[dict] = field(default_factory=list)
+    ends: list[dict] = field(default_factory=list)
+    verdict: str = ""
 
 
 @dataclass
@@ -78,7 +81,9 @@ def seeds(con, term: str, window: Window) -> list[str]:
     """Queue IDs the term names (as a queue ID, Message-ID, address, client IP or host)."""
     term = term.strip()
     if QUEUE_ID.match(term):
-        found = _matching(con, [BY_QUEUE_ID], term, window)
+        # a queue ID of ours, or one only the next server gave (its logs, a bounce): the
+        # messages that were handed to it
+        found = _matching(con, [BY_QUEUE_ID], term, window) or _matching(con, [NAMED], term, window)
         if found:
             return found
     bare = term.strip("<>")
@@ -97,6 +102,7 @@ BY_QUEUE_ID = (
     "first_seen",
     "last_seen",
 )
+NAMED = ("message_links", "named_queue_key = queue_key($t) AND named_queue_id = $t", "ts", "ts")
 MESSAGE_ID = (
     "message_facts",
     "message_id_key = text_key($t) AND message_id = $t",
@@ -142,10 +148,17 @@ def _links_of(con, queue_ids: list[str]) -> list[dict]:
 
 
 def expand(con, queue_ids: list[str]) -> tuple[list[str], list[dict]]:
-    """All queue IDs linked to these, hop by hop (bounded), and the links read on the way."""
+    """All queue IDs linked to these, hop by hop (bounded), and the links read on the way.
+
+    A link is followed only where the queue ID it names resolves to a message instance in the
+    index, as the flows view resolves it (nearest in time within a day, on the same host when
+    it is there): a remote server's ``queued as X`` names a queue ID of that server, and two
+    messages that happened to get the same X from their servers are not one flow."""
     known, frontier, seen = set(queue_ids), list(queue_ids), {}
     while frontier and len(known) < MAX_MESSAGES:
         rows = _links_of(con, frontier)
+        instances = _instances(con, sorted({r["named_queue_id"] for r in rows}))
+        rows = [r for r in rows if _resolve(instances, r["named_queue_id"], r["host"], r["ts"])]
         seen.update({tuple(r.values()): r for r in rows})
         new = {q for r in rows for q in (r["queue_id"], r["named_queue_id"]) if q} - known
         known |= new
@@ -153,23 +166,60 @@ def expand(con, queue_ids: list[str]) -> tuple[list[str], list[dict]]:
     return sorted(known), [r for r in seen.values() if r["queue_id"] in known]
 
 
+LINK_REACH = dt.timedelta(days=1)  # as far apart in time as a link's two ends may be (flows)
+
+
+def _instances(con, queue_ids: list[str]) -> list[dict]:
+    """The message instances (key, host, queue ID, first seen) of these queue IDs."""
+    if not queue_ids:
+        return []
+    where, args = _key_filter(queue_ids)
+    sql = f"SELECT message_key, host, queue_id, first_seen FROM message_facts WHERE {where}"
+    return _only(_dicts(con.execute(sql, args)), queue_ids)
+
+
+def _resolve(instances: list[dict], queue_id: str, host: str, when) -> dict | None:
+    """The instance a named queue ID means: the nearest in time within a day, on the same
+    host first (the rule of the flows view); None when the index has no such message."""
+    near = [
+        m
+        for m in instances
+        if m["queue_id"] == queue_id
+        and m["first_seen"] is not None
+        and abs(m["first_seen"] - when) <= LINK_REACH
+    ]
+    return min(
+        near,
+        key=lambda m: (m["host"] != host, abs((m["first_seen"] - when).total_seconds())),
+        default=None,
+    )
+
+
 def stories(con, term: str, window: Window | None = None, with_lines: bool = True) -> list[Story]:
+    """The flows the term names, then (as one last story without messages) the refusals of
+    mail that was never queued: a client, sender or recipient refused at RCPT, postscreen …"""
     window = window or Window()
     term = term.strip()
+    found: list[Story] = []
     if QUEUE_ID.match(term) and window.since is None and window.until is None:
         # the usual case, a queue ID: follow it straight away, without first looking it up (a
         # term that only looks like one finds no message and is tried as the other kinds)
         found = _stories(con, [term], with_lines)
-        if found:
-            return found
-    found = seeds(con, term, window)
-    return _stories(con, found, with_lines) if found else []
+    if not found:
+        seeded = seeds(con, term, window)
+        found = _stories(con, seeded, with_lines) if seeded else []
+    refused = refusals(con, term, window, with_lines)
+    if refused:
+        found.append(refused)
+    return found
 
 
 def _stories(con, found: list[str], with_lines: bool) -> list[Story]:
     """The stories of the flows these queue IDs belong to."""
     queue_ids, said = expand(con, found)
     messages = _stored(con, "messages", queue_ids, order="first_seen")
+    if not messages:
+        return []
     keys = {m["message_key"] for m in messages}
     # everything else about these messages happened within their lifetimes: time bounds let
     # DuckDB skip the rest of each table by its zone maps
@@ -182,12 +232,11 @@ def _stories(con, found: list[str], with_lines: bool) -> list[Story]:
     deliveries = _stored(
         con, "deliveries", queue_ids, order="ts, file_id, line_number", span=("ts", span)
     )
+    sql, params = _within("ts", span)
+    refused = _refusals_of(con, sql, [sorted(set(queue_ids)), *params], with_lines)
     links = _links(messages, said)
     groups = _group(keys, links)
-    lines = []
-    if with_lines:
-        sql, params = _within("ts", span)
-        lines = _lines_of(con, sql, [sorted(set(queue_ids)), *params])
+    lines = _lines_of(con, sql, [sorted(set(queue_ids)), *params]) if with_lines else []
     out = []
     for flow_id, members in groups.items():
         story = Story(flow_id)
@@ -199,20 +248,188 @@ def _stories(con, found: list[str], with_lines: bool) -> list[Story]:
         story.links = [lk for lk in links if lk["from_message_key"] in members]
         story.recipients = [r for r in recipients if r["message_key"] in members]
         story.deliveries = [d for d in deliveries if d["message_key"] in members]
-        # a reused short queue ID's other instances lie outside these messages' lifetimes
-        spans = {
-            (m["host"], m["queue_id"]): (m["first_seen"], m["last_seen"]) for m in story.messages
-        }
-        story.lines = [
-            ln
-            for ln in lines
-            if (ln["host"], ln["queue_id"]) in spans
-            and spans[(ln["host"], ln["queue_id"])][0]
-            <= ln["ts"]
-            <= spans[(ln["host"], ln["queue_id"])][1]
-        ]
+        story.lines = [ln for ln in lines if _during(ln, story.messages)]
+        story.refusals = [r for r in refused if _during(r, story.messages)]
+        story.ends = flow_ends(story)
+        story.verdict = verdict(story)
         out.append(story)
     return sorted(out, key=lambda s: s.messages[0]["first_seen"] if s.messages else dt.datetime.min)
+
+
+def _during(row: dict, messages: list[dict]) -> bool:
+    """The row (a log line, a refusal) is about one of these message instances: its queue ID,
+    within the instance's lifetime (a reused short queue ID's other instances lie outside)."""
+    return any(
+        (row["host"], row["queue_id"]) == (m["host"], m["queue_id"])
+        and m["first_seen"] <= row["ts"] <= m["last_seen"]
+        for m in messages
+    )
+
+
+MAX_REFUSALS = 1000
+REFUSAL_COLUMNS = (
+    "ts, host, daemon, queue_id, stage, client_host, client_ip, sender, recipient, helo, code, "
+    "dsn, reason, reason_category, action, file_id, line_number"
+)
+REFUSED_BY = {
+    "ip": ["client_ip = $t"],
+    "host": ["lower(client_host) = lower($t)"],
+    "address": ["lower(sender) = lower($t)", "lower(recipient) = lower($t)"],
+}
+
+
+def refusals(con, term: str, window: Window, with_lines: bool = True) -> Story | None:
+    """The refusals of mail that was never queued (no queue ID) that name the term as client
+    IP, client host, sender or recipient, in time order, as a story without messages."""
+    bare = term.strip().strip("<>")
+    if QUEUE_ID.match(bare):
+        return None
+    kind = "address" if "@" in bare else "ip" if IP.match(bare) else "host"
+    bounds = " AND queue_id IS NULL AND ($since IS NULL OR ts >= $since)"
+    bounds += " AND ($until IS NULL OR ts < $until)"
+    sql = " UNION ALL ".join(
+        f"SELECT {REFUSAL_COLUMNS} FROM rejects WHERE {condition}{bounds}"
+        for condition in REFUSED_BY[kind]
+    )
+    rows = _dicts(
+        con.execute(
+            f"SELECT DISTINCT * FROM ({sql}) "
+            f"ORDER BY ts, file_id, line_number LIMIT {MAX_REFUSALS}",
+            {"t": bare, "since": window.since, "until": window.until},
+        )
+    )
+    if not rows:
+        return None
+    if with_lines:
+        _attach_lines(con, rows)
+    story = Story("")
+    story.refusals = rows
+    story.verdict = _refused_verdict(rows)
+    return story
+
+
+def _refusals_of(con, within: str, params: list, with_lines: bool) -> list[dict]:
+    """The refusals of these queue IDs (``params[0]``): header/body checks, milters, a
+    recipient refused while others were accepted."""
+    sql = f"SELECT {REFUSAL_COLUMNS} FROM rejects WHERE list_position(?, queue_id) IS NOT NULL"
+    rows = _dicts(con.execute(sql + within + " ORDER BY ts, file_id, line_number", params))
+    if with_lines:
+        _attach_lines(con, rows)
+    return rows
+
+
+def _attach_lines(con, rows: list[dict]) -> None:
+    """Each refusal gets its log line (``raw``), read by file and line number."""
+    wanted = {(r["file_id"], r["line_number"]) for r in rows}
+    raw = {}
+    for file_id in sorted({f for f, _ in wanted}):
+        numbers = sorted(n for f, n in wanted if f == file_id)
+        found = con.execute(
+            "SELECT line_number, raw FROM lines WHERE file_id = ? AND line_number BETWEEN ? AND ? "
+            "AND list_position(?, line_number) IS NOT NULL",
+            [file_id, numbers[0], numbers[-1], numbers],
+        ).fetchall()
+        raw.update({(file_id, n): text for n, text in found})
+    for r in rows:
+        r["raw"] = raw.get((r["file_id"], r["line_number"]))
+
+
+# --- the answer first: what became of each recipient at the end of the flow -----------------
+
+NOTIFICATIONS = {"bounce_notification", "delay_notification", "delivery_status_notification"}
+PASSING_ON = {"queued_as", "forwarded_as", "relayed"}
+COPY = {"forwarded_as": "forwarded copy ", "relayed": "relayed copy "}
+REPLY_CODE = re.compile(r"(?:^|[\s(:])([245]\d\d)[ -]")
+
+
+def flow_ends(story: Story) -> list[dict]:
+    """The recipients at the end of the flow, each with its outcome: every recipient row of the
+    flow except one whose delivery handed the message on to a later instance of the flow (the
+    content filter, a forward, the next indexed host), and except the notifications Postfix
+    sent to the sender. ``via`` is the chain of links that led to the row's instance."""
+    by_key = {m["message_key"]: m for m in story.messages}
+    came_by = {lk["to_message_key"]: lk for lk in story.links}
+    onward = {
+        (lk["from_message_key"], by_key[lk["to_message_key"]]["queue_id"])
+        for lk in story.links
+        if lk["link"] in PASSING_ON and lk["to_message_key"] in by_key
+    }
+    handed_on = {
+        (d["message_key"], d["recipient"], d["orig_recipient"] or "")
+        for d in story.deliveries
+        if d["next_queue_id"] and (d["message_key"], d["next_queue_id"]) in onward
+    }
+
+    def via(key: str) -> list[str] | None:
+        chain, seen = [], set()
+        while key in came_by and key not in seen:
+            seen.add(key)
+            link = came_by[key]["link"]
+            if link in NOTIFICATIONS:
+                return None
+            chain.insert(0, link)
+            key = came_by[key]["from_message_key"]
+        return chain
+
+    ends = []
+    for r in story.recipients:
+        chain = via(r["message_key"])
+        if chain is None or (r["message_key"], r["recipient"], r["orig_recipient"]) in handed_on:
+            continue
+        ends.append({**r, "via": chain})
+    return ends
+
+
+def reply_code(text: str | None) -> str | None:
+    """The SMTP reply code in a response (``host … said: 552 5.3.4 …``), if there is one."""
+    found = REPLY_CODE.search(text or "")
+    return found.group(1) if found else None
+
+
+def outcome_phrase(r: dict) -> str:
+    """One recipient's outcome in words: ``forwarded copy bounced: size, 552 5.3.4``."""
+    copy = next((COPY[v] for v in reversed(r.get("via") or []) if v in COPY), "")
+    words = f"{copy}{r['status']}"
+    why = " ".join(x for x in (reply_code(r["response"]), r["dsn"]) if x)
+    if r["status"] != "sent" and (r["reason_category"] or why):
+        words += ": " + ", ".join(x for x in (r["reason_category"], why) if x)
+    return words
+
+
+def verdict(story: Story) -> str:
+    """The flow's answer in one line, for the first line of its story."""
+    ends = story.ends
+    if not ends:
+        first = story.messages[0] if story.messages else None
+        said = f"{first['final']}" if first else "nothing happened"
+        if story.refusals:
+            said += ": " + _refused_verdict(story.refusals, queued=True)
+        return said
+    sent = [r for r in ends if r["status"] == "sent"]
+    failed = [r for r in ends if r["status"] != "sent"]
+    if not failed:
+        if len(sent) == 1:
+            return f"{sent[0]['recipient']}: {outcome_phrase(sent[0])}"
+        return f"sent to all {len(sent)} recipients"
+    parts = [f"{r['recipient']}: {outcome_phrase(r)}" for r in failed]
+    if sent:
+        parts.insert(0, f"{len(sent)} of {len(ends)} sent")
+    return "; ".join(parts)
+
+
+def _refused_verdict(rows: list[dict], queued: bool = False) -> str:
+    """``refused 3 times, never queued: relay_denied 554 5.7.1 (3)``."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        what = " ".join(
+            str(x) for x in (r["reason_category"], r["code"], r["dsn"]) if x is not None
+        )
+        counts[what or r["action"]] = counts.get(what or r["action"], 0) + 1
+    how = ", ".join(f"{k} ({n})" if n > 1 else k for k, n in counts.items())
+    if queued:
+        return how
+    times = "once" if len(rows) == 1 else f"{len(rows)} times"
+    return f"refused {times}, never queued: {how}"
 
 
 def _within(column: str, span) -> tuple[str, list]:
@@ -249,19 +466,11 @@ def _lines_of(con, within: str, params: list) -> list[dict]:
 def _links(messages: list[dict], said: list[dict]) -> list[dict]:
     """The flows among these messages: what the flows view says, resolved locally (a named
     queue ID is the instance nearest in time, on the same host when it is there)."""
-
-    def instance(queue_id: str, host: str, when) -> dict | None:
-        same = [m for m in messages if m["queue_id"] == queue_id]
-        return min(
-            same,
-            key=lambda m: (m["host"] != host, abs((m["first_seen"] - when).total_seconds())),
-            default=None,
-        )
-
     by_key = {m["message_key"]: m for m in messages}
     out = []
     for s in said:
-        me, other = by_key.get(s["message_key"]), instance(s["named_queue_id"], s["host"], s["ts"])
+        me = by_key.get(s["message_key"])
+        other = _resolve(messages, s["named_queue_id"], s["host"], s["ts"])
         if me is None or other is None or other["message_key"] == me["message_key"]:
             continue
         src, dst = (me, other) if s["direction"] == "out" else (other, me)
@@ -298,7 +507,10 @@ def _depths(members: set[str], links: list[dict]) -> dict[str, int]:
 
 def as_data(story: Story) -> dict:
     return {
-        "flow_id": story.flow_id,
+        "flow_id": story.flow_id or None,
+        "verdict": story.verdict,
+        "ends": story.ends,
+        "refusals": story.refusals,
         "messages": [
             {
                 **m,
