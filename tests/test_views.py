@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.realpostfix.views_check import mismatches
+from tests.realpostfix.views_check import mismatches, postmaster_mismatches
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TRUTH = json.loads((EXAMPLES / "ground-truth.json").read_text())
@@ -26,6 +26,10 @@ def sample_db(tmp_path_factory):
 
 def test_every_message_and_recipient_of_the_sample_matches_the_ground_truth(sample_db):
     assert mismatches(str(sample_db.db), TRUTH["messages"]) == []
+
+
+def test_no_flow_or_trace_of_the_sample_joins_two_messages_sent_separately(sample_db):
+    assert postmaster_mismatches(str(sample_db.db), TRUTH["messages"]) == []
 
 
 def test_a_live_postfix_run_matches_what_its_servers_did(tmp_path):
@@ -50,3 +54,7 @@ def test_a_live_postfix_run_matches_what_its_servers_did(tmp_path):
     mailidx.build(log)
     assert mailidx.query("SELECT count(*) FROM log_lines WHERE kind = 'unparsed'") == [(0,)]
     assert mismatches(str(mailidx.db), truth) == []
+    # every original recipient one row, found by trace by either address; held, discarded and
+    # refused mail; the refused client; no flow joins two messages
+    assert sum(bool(m.get("one_row_per_original_recipient")) for m in truth) >= 8
+    assert postmaster_mismatches(str(mailidx.db), truth) == []

@@ -40,10 +40,12 @@ COMMENT ON COLUMN flows.host IS 'Host of the earlier instance.';
 COMMENT ON COLUMN flows.to_host IS 'Host of the later instance.';
 COMMENT ON COLUMN flows.ts IS 'When the link was logged.';
 
--- Every message instance with the chain (flow) it belongs to.
+-- Every message instance with the chain (flow) it belongs to, and what became of the flow's
+-- recipients at its end: the content filter's hand-off or a forward is not the answer, the
+-- delivery (or bounce) of the copy it led to is.
 CREATE OR REPLACE VIEW message_flows AS
 WITH RECURSIVE links AS MATERIALIZED (
-    SELECT from_message_key, to_message_key FROM flows
+    SELECT from_message_key, to_message_key, link FROM flows
 ), walk(message_key, flow_id, depth) AS (
     SELECT m.message_key, m.message_key, 0
     FROM message_facts AS m
@@ -53,12 +55,48 @@ WITH RECURSIVE links AS MATERIALIZED (
     FROM walk AS w
     JOIN links AS l ON l.from_message_key = w.message_key
     WHERE w.depth < 20
+), member AS (
+    SELECT message_key, min(flow_id) AS flow_id, min(depth) AS depth
+    FROM walk
+    GROUP BY message_key
+), handed_on AS (
+    -- a recipient whose delivery passed the message on to a later instance of the flow
+    SELECT DISTINCT d.message_key, d.recipient, coalesce(d.orig_recipient, '') AS orig_recipient
+    FROM deliveries AS d
+    JOIN links AS l ON l.from_message_key = d.message_key
+     AND l.link IN ('queued_as', 'forwarded_as', 'relayed')
+    JOIN message_facts AS n ON n.message_key = l.to_message_key AND n.queue_id = d.next_queue_id
+    WHERE d.next_queue_id IS NOT NULL AND d.status = 'sent'
+), ends AS (
+    -- the recipients at the end of the flow; notifications Postfix wrote (origin bounce) are
+    -- not the answer to "what became of the mail"
+    SELECT mb.flow_id, r.status
+    FROM recipients AS r
+    JOIN member AS mb USING (message_key)
+    JOIN messages AS m USING (message_key)
+    ANTI JOIN handed_on AS h USING (message_key, recipient, orig_recipient)
+    WHERE m.origin <> 'bounce' OR mb.depth = 0
+), outcome AS (
+    SELECT flow_id, count(*) AS n,
+        count(*) FILTER (WHERE status = 'sent') AS sent,
+        count(DISTINCT status) AS statuses, any_value(status) AS status
+    FROM ends
+    GROUP BY flow_id
 )
-SELECT message_key, min(flow_id) AS flow_id, min(depth) AS depth
-FROM walk
-GROUP BY message_key;
+SELECT mb.message_key, mb.flow_id, mb.depth,
+    CASE
+        WHEN o.n IS NULL THEN root.final
+        WHEN o.sent = o.n THEN 'delivered'
+        WHEN o.sent > 0 THEN 'mixed'
+        WHEN o.statuses = 1 THEN o.status
+        ELSE 'undelivered'
+    END AS flow_final
+FROM member AS mb
+LEFT JOIN outcome AS o USING (flow_id)
+LEFT JOIN messages AS root ON root.message_key = mb.flow_id;
 
-COMMENT ON VIEW message_flows IS 'Each message instance with the flow (chain of linked instances) it belongs to.';
+COMMENT ON VIEW message_flows IS 'Each message instance with the flow (chain of linked instances) it belongs to, and the outcome of the whole flow.';
 COMMENT ON COLUMN message_flows.message_key IS 'The message instance.';
 COMMENT ON COLUMN message_flows.flow_id IS 'message_key of the first instance of the chain: the same for every instance of one journey.';
 COMMENT ON COLUMN message_flows.depth IS 'Hops from the first instance (0 for it).';
+COMMENT ON COLUMN message_flows.flow_final IS 'What became of the flow''s recipients at its end (the copy after the content filter, a forward, the next indexed host; not the bounce notifications Postfix wrote): delivered, mixed, or the one status they all have (bounced, expired, deferred, held, deleted, discarded, rejected), undelivered for several; without recipients, messages.final of the first instance. mailidx trace shows each recipient''s end.';

@@ -63,11 +63,18 @@ REMOTES = {
     "big.test": ("127.0.0.13", "big"),
     "grey.test": ("127.0.0.14", "grey"),
     "full.test": ("127.0.0.15", "full"),
+    # answers every message with the same queue ID, as unrelated servers sometimes do: two
+    # messages handed to it must stay two flows
+    "same.test": ("127.0.0.16", "same_id"),
 }
+SAME_REMOTE_QUEUE_ID = "4B3C2D1E0F"
 DEAD_DOMAIN = "dead.test"
 DEAD_IP = "127.0.0.19"
 OUTSIDE_IP = "127.0.0.2"  # not in mynetworks: may only send to the lab's own domain
 BULK_IP = "127.0.0.3"  # not in mynetworks, message-rate limited on the MX port
+REFUSED_IP = "127.0.0.4"  # not in mynetworks, only ever refused (relay access denied at RCPT)
+SMALL_MAILBOX_USER = "labbob"  # delivered by local2, whose mailbox_size_limit is small
+SMALL_MAILBOX_LIMIT = 30000
 
 # timing knobs of the lab (Postfix time units)
 QUEUE_LIFETIME = "60s"
@@ -199,6 +206,9 @@ class RemoteHandler:
                     "time": time.time(),
                 }
             )
+        if self.mode == "same_id":
+            qid = SAME_REMOTE_QUEUE_ID
+            self.received[-1]["queue_id"] = qid
         return f"250 2.0.0 Ok: queued as {qid}"
 
 
@@ -622,12 +632,20 @@ class PostfixLab:
         for dom, r in self.remotes.items():
             transport.append(f"{dom}\tsmtp:[{r.ip}]:{r.port}")
         transport.append(f"{DEAD_DOMAIN}\tsmtp:[{DEAD_IP}]:{self.dead_port}")
+        transport.append(f"{SMALL_MAILBOX_USER}@{LAB_HOSTNAME}\tlocal2:")
         (etc / "transport").write_text("\n".join(transport) + "\n")
         (etc / "aliases").write_text(
             "postmaster: root\nMAILER-DAEMON: postmaster\nroot: labalice\n"
             "abuse: postmaster\nteam: labalice, labcarol\n"
         )
         (etc / "sender_access").write_text("spammer@bad.test\tREJECT\n")
+        # header_checks: the scenarios put X-Lab-Check after the Message-ID header, so cleanup
+        # logs the message-id before the action
+        (etc / "header_checks").write_text(
+            "/^X-Lab-Check: HOLD/ HOLD lab hold for review\n"
+            "/^X-Lab-Check: DISCARD/ DISCARD lab discard\n"
+            "/^X-Lab-Check: REJECT/ REJECT 5.7.1 lab header check refused this message\n"
+        )
         tls = ""
         if self.cert:
             tls = f"""
@@ -673,6 +691,7 @@ smtpd_peername_lookup = no
 # policy
 smtpd_helo_required = yes
 smtpd_sender_restrictions = check_sender_access texthash:{etc}/sender_access
+header_checks = regexp:{etc}/header_checks
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
 message_size_limit = {MESSAGE_SIZE_LIMIT}
 # short queue timers so deferred mail expires within the run
@@ -735,6 +754,9 @@ error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
 local     unix  -       n       n       -       -       local
+local2    unix  -       n       n       -       -       local
+  -o mailbox_size_limit={SMALL_MAILBOX_LIMIT}
+  -o message_size_limit={SMALL_MAILBOX_LIMIT}
 virtual   unix  -       n       n       -       -       virtual
 lmtp      unix  -       -       n       -       -       lmtp
 anvil     unix  -       -       n       -       1       anvil
@@ -946,6 +968,7 @@ class Scenarios:
         *,
         body_kb: float = 1,
         domain: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[str, bytes]:
         self._n += 1
         dom = domain or (sender.split("@")[1] if "@" in sender else LAB_HOSTNAME)
@@ -956,6 +979,8 @@ class Scenarios:
         m["Subject"] = subject
         m["Date"] = email.utils.formatdate(localtime=True)
         m["Message-ID"] = f"<{mid}>"
+        for key, value in (headers or {}).items():
+            m[key] = value
         words = [
             "lorem",
             "ipsum",
@@ -1053,6 +1078,7 @@ class Scenarios:
             "big": ("bounced", "size", "5.3.4"),
             "full": ("bounced", "mailbox_full", "5.2.2"),
             "grey": ("sent", None, "2.0.0"),
+            "same_id": ("sent", None, "2.0.0"),
         }[r.mode]
         final, cat, dsn = defaults
         kw.setdefault("relay", r.relay)
@@ -1126,9 +1152,12 @@ class Scenarios:
         want_accept=True,
         declare_size=True,
         logged=None,
+        headers=None,
         **extra,
     ):
-        mid, msg = self.message(name, sender, rcpts, subject or f"lab {name}", body_kb=body_kb)
+        mid, msg = self.message(
+            name, sender, rcpts, subject or f"lab {name}", body_kb=body_kb, headers=headers
+        )
         res = self.lab.smtp_send(
             self.lab.submission_port,
             sender,
@@ -1486,6 +1515,7 @@ class Scenarios:
             helo="app1.lab.test",
             bounce=True,
         )
+        self.postmaster_questions()
         self.via_submission(
             "greylisted_then_sent_2",
             f"labcarol@{L}",
@@ -1496,6 +1526,104 @@ class Scenarios:
             },
         )
         self.ordinary(extra)
+
+    def postmaster_questions(self) -> None:
+        """The cases a postmaster asks about (issue 12): every original recipient of an alias
+        expansion, mail held, discarded or refused by header_checks, a full local mailbox, two
+        messages that remote servers gave the same queue ID, a client only ever refused."""
+        lab, L = self.lab, LAB_HOSTNAME
+        # Postfix logs one to= line per ORIGINAL recipient: four lines, alice three times
+        self.via_submission(
+            "alias_member_and_postmaster",
+            f"labdave@{L}",
+            [f"team@{L}", f"labalice@{L}", f"postmaster@{L}"],
+            {
+                f"team@{L}": self.r_local(expands_to=[f"labalice@{L}", f"labcarol@{L}"]),
+                f"labalice@{L}": self.r_local(),
+                f"postmaster@{L}": self.r_local(expands_to=[f"labalice@{L}"]),
+            },
+            one_row_per_original_recipient=True,
+        )
+        check = {"one_row_per_original_recipient": True}
+        rec, res = self.via_submission(
+            "header_hold_then_deleted",
+            f"checks@{L}",
+            [f"labcarol@{L}"],
+            {f"labcarol@{L}": rcpt_truth("deleted", None, None)},
+            headers={"X-Lab-Check": "HOLD"},
+            **check,
+        )
+        lab.wait_in_queue(res.queue_id, "hold", timeout=30)
+        lab.postsuper("-d", res.queue_id)
+        rec["postsuper"] = "-d"
+        self.via_submission(
+            "header_hold_left_held",
+            f"checks@{L}",
+            [f"labdave@{L}"],
+            {f"labdave@{L}": rcpt_truth("held", None, None)},
+            headers={"X-Lab-Check": "HOLD"},
+            **check,
+        )
+        self.via_submission(
+            "header_discard",
+            f"checks@{L}",
+            [f"labalice@{L}"],
+            {f"labalice@{L}": rcpt_truth("discarded", None, None)},
+            headers={"X-Lab-Check": "DISCARD"},
+            **check,
+        )
+        self.via_submission(
+            "header_reject_two_recipients",
+            f"checks@{L}",
+            [f"labcarol@{L}", f"labdave@{L}"],
+            {
+                f"labcarol@{L}": rcpt_truth("rejected", "policy", "5.7.1", code=550),
+                # cleanup's reject line names the first recipient only: nothing in the log
+                # says the message was for labdave too
+                f"labdave@{L}": rcpt_truth(
+                    "rejected", "policy", "5.7.1", code=550, not_in_log=True
+                ),
+            },
+            headers={"X-Lab-Check": "REJECT"},
+            want_accept=False,
+            logged=True,
+            **check,
+        )
+        self.via_submission(
+            "local_mailbox_size_limit",
+            f"labalice@{L}",
+            [f"{SMALL_MAILBOX_USER}@{L}"],
+            {
+                f"{SMALL_MAILBOX_USER}@{L}": rcpt_truth(
+                    "bounced", "mailbox_full", "5.2.2", relay="local2"
+                )
+            },
+            body_kb=SMALL_MAILBOX_LIMIT / 1024 + 10,
+            bounce=True,
+            **check,
+        )
+        for who in ("first", "second"):
+            self.via_submission(
+                f"same_remote_queue_id_{who}",
+                f"labcarol@{L}",
+                [f"{who}@same.test"],
+                {f"{who}@same.test": self.r_remote("same.test")},
+                **check,
+            )
+        self.via_mx(
+            "client_only_refused",
+            "stranger@outside.test",
+            ["relay-me@ok.test"],
+            {
+                "relay-me@ok.test": rcpt_truth(
+                    "rejected", "relay_denied", "5.7.1", code=554, stage="RCPT"
+                )
+            },
+            source_ip=REFUSED_IP,
+            helo="mail.stranger.test",
+            want_accept=False,
+            refused_client=True,
+        )
 
     def still_deferred_at_end(self) -> str:
         rec, res = self.via_submission(
@@ -1578,6 +1706,7 @@ def check_ground_truth(log_text: str, truth: list[dict]) -> list[str]:
     deliveries: dict[str, list[dict]] = {}
     expired: set[str] = set()
     held: set[str] = set()
+    discarded: set[str] = set()
     removed_by_postsuper: set[str] = set()
     bounces: dict[str, str] = {}
     delays: set[str] = set()
@@ -1601,8 +1730,12 @@ def check_ground_truth(log_text: str, truth: list[dict]) -> list[str]:
             mid_qids.setdefault(rest[len("message-id=<") :].rstrip(">"), []).append(qid)
         elif "status=expired" in rest:
             expired.add(qid)
-        elif rest == "placed on hold" and prog.endswith("postsuper"):
+        elif (rest == "placed on hold" and prog.endswith("postsuper")) or (
+            rest.startswith("hold: ") and prog.endswith("cleanup")
+        ):
             held.add(qid)
+        elif rest.startswith("discard: ") and prog.endswith("cleanup"):
+            discarded.add(qid)
         elif rest == "removed" and prog.endswith("postsuper"):
             removed_by_postsuper.add(qid)
         elif rest.startswith("sender non-delivery notification: "):
@@ -1652,6 +1785,14 @@ def check_ground_truth(log_text: str, truth: list[dict]) -> list[str]:
             targets += list(rt.get("forward", {}).items())
         for addr, rt in targets:
             final = rt["final"]
+            if rt.get("not_in_log"):
+                if any(f"to=<{addr}>" in r for r in rejects):
+                    problems.append(f"{name}: {addr} is in a reject line after all")
+                continue
+            if final == "discarded":
+                if not any(q in discarded for q in qids):
+                    problems.append(f"{name}: {addr} not discarded by cleanup")
+                continue
             if final == "rejected":
                 stage, dsn = rt.get("stage"), rt["dsn"]
                 if stage == "DATA" and rt["category"] == "size":
