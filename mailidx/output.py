@@ -119,8 +119,9 @@ def render_stories(stories, out: TextIO | None = None, with_lines: bool = True) 
             say((f"flow {story.flow_id}", "bold"), (f"  {len(story.messages)} message(s)", "dim"))
         else:
             say(("refused, never queued", "bold"))
-        for end in story.ends:
-            say(("  outcome ", "dim"), (f"{end['recipient']}: {_outcome(end)}", ""))
+        if len(story.ends) > 1:  # one is the verdict already
+            for end in story.ends:
+                say(("  outcome ", "dim"), (f"{end['recipient']} {_outcome(end)}", ""))
         outgoing = {}
         for link in story.links:
             outgoing.setdefault(link["from_message_key"], []).append(link)
@@ -170,21 +171,25 @@ def _render_message(say, story, m: dict, with_lines: bool) -> None:
             (f"  {r['attempts']} attempt(s)", "dim"),
             (f"  for <{r['orig_recipient']}>" if r["orig_recipient"] else "", "dim"),
         )
-        if r["response"]:
+        attempts = [
+            i
+            for i, d in enumerate(mine)
+            if (d["recipient"], d["orig_recipient"] or "") == (r["recipient"], r["orig_recipient"])
+        ]
+        for i in attempts:
+            _render_attempt(say, mine[i])
+        shown.update(attempts)
+        if r["response"] and not attempts:  # a refusal or a hold: its line's reason
             say((f"      {r['response']}", "dim"))
-        for i, d in enumerate(mine):
-            if (d["recipient"], d["orig_recipient"] or "") == (r["recipient"], r["orig_recipient"]):
-                shown.add(i)
-                _render_attempt(say, d, r["response"])
     for i, d in enumerate(mine):  # an attempt no recipient row names (none expected)
         if i not in shown:
-            _render_attempt(say, d, None)
+            _render_attempt(say, d)
     for refusal in story.refusals:
         if (refusal["host"], refusal["queue_id"]) == (m["host"], m["queue_id"]):
             _render_refusal(say, refusal, with_lines, "    ")
 
 
-def _render_attempt(say, d: dict, final_response: str | None) -> None:
+def _render_attempt(say, d: dict) -> None:
     attempt = f"      {cell_text(d['ts'])}  {d['status']}  {d['dsn'] or ''}  via {d['relay']}"
     if d["delay"] is not None:
         attempt += (
@@ -192,7 +197,7 @@ def _render_attempt(say, d: dict, final_response: str | None) -> None:
             f"in qmgr {d['delay_in_qmgr']}, connect {d['delay_conn']}, send {d['delay_xmit']})"
         )
     say((attempt, "dim"))
-    if d["response"] and d["response"] != final_response:
+    if d["response"]:
         say((f"        {d['response']}", "dim"))
 
 

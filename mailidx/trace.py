@@ -409,9 +409,9 @@ def verdict(story: Story) -> str:
     failed = [r for r in ends if r["status"] != "sent"]
     if not failed:
         if len(sent) == 1:
-            return f"{sent[0]['recipient']}: {outcome_phrase(sent[0])}"
+            return f"{sent[0]['recipient']} {outcome_phrase(sent[0])}"
         return f"sent to all {len(sent)} recipients"
-    parts = [f"{r['recipient']}: {outcome_phrase(r)}" for r in failed]
+    parts = [f"{r['recipient']} {outcome_phrase(r)}" for r in failed]
     if sent:
         parts.insert(0, f"{len(sent)} of {len(ends)} sent")
     return "; ".join(parts)

@@ -126,3 +126,35 @@ def test_an_index_from_another_version_is_refused_by_readers_until_a_build_upgra
     assert "bounce_notification" in story
     for name in STORED:
         assert differences(mailidx.db, name) == [], name
+
+
+def test_an_index_from_before_migration_5_is_upgraded_by_build(tmp_path):
+    """What the version before original-recipient rows left: schema 4, the old category
+    priorities, recipients without recipient_known_from. A build applies 005, works the stored
+    views out again, says so, and the new rows and categories are there."""
+    mailidx = Mailidx(tmp_path / "index.duckdb", tmp_path)
+    logs = sorted(EXAMPLES.glob("maillog*"))
+    mailidx.build(*logs)
+    con = duckdb.connect(str(mailidx.db))
+    con.execute(
+        "DELETE FROM reason_categories WHERE dsn_like IN ('5.1.10', '4.2.3') "
+        "OR text_like = '%RecipientNotFound%'"
+    )
+    con.execute("UPDATE reason_categories SET priority = priority - 200 WHERE priority >= 200")
+    con.execute("DROP VIEW recipients")
+    con.execute("ALTER TABLE recipients_cache DROP COLUMN recipient_known_from")
+    con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    con.execute("UPDATE meta SET value = 'older' WHERE key = 'views_sha256'")
+    con.close()
+    upgrade = mailidx.build(*logs)
+    assert b"re-creating its stored views" in upgrade.stderr
+    assert mailidx.query("SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    assert mailidx.query(
+        "SELECT reason_category('5.2.2', 'cannot update mailbox: File too large'), "
+        "reason_category('5.1.10', 'RecipientNotFound')"
+    ) == [("mailbox_full", "unknown_user")]
+    assert mailidx.query(
+        "SELECT count(*) FROM recipients WHERE recipient_known_from = 'delivery'"
+    ) == mailidx.query("SELECT count(*) FROM recipients WHERE attempts > 0")
+    for name in STORED:
+        assert differences(mailidx.db, name) == [], name

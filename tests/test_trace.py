@@ -188,3 +188,32 @@ def test_since_and_until_narrow_the_seeds_to_messages_alive_then(sample):
     for window in (("--until", "2026-11-27 01:00"), ("--since", "2026-11-27 02:00")):
         proc = sample.run("trace", "16A6A20C297", *window, check=False)
         assert proc.returncode == 1 and b"nothing in the index matches" in proc.stderr
+
+
+def _lines_of(path: Path, *queue_ids: str) -> bytes:
+    return b"".join(
+        line
+        for line in path.read_bytes().splitlines(True)
+        if any(q.encode() in line for q in queue_ids)
+    )
+
+
+# what `mailidx trace 16A6A20C297 --no-lines` prints, exactly
+TOP_DOWN = Path(__file__).parent / "fixtures" / "trace-filter-then-size-bounce.txt"
+
+
+def test_trace_reads_top_down_with_the_flows_verdict_first(mailidx, tmp_path):
+    """Real lines of a message the content filter passed and the next server refused as too
+    big: the first line is the answer (the end of the flow, not the filter hand-off), and
+    each recipient's attempts stand under that recipient."""
+    log = tmp_path / "maillog"
+    log.write_bytes(_lines_of(EXAMPLES / "maillog.1", "13AFA20C296", "16A6A20C297", "1AC6720C29A"))
+    mailidx.build(log, "--year", "2026")
+    assert mailidx.run("trace", "16A6A20C297", "--no-lines").stdout.decode() == TOP_DOWN.read_text()
+    got = story(mailidx, "13AFA20C296")[0]
+    assert got["verdict"] == "buyer@big.test bounced: size, 552 5.3.4"
+    assert [(e["message_key"], e["recipient"], e["status"], e["via"]) for e in got["ends"]] == [
+        ("mx:16A6A20C297", "buyer@big.test", "bounced", ["queued_as"])
+    ]
+    flows = mailidx.query("SELECT DISTINCT flow_id, flow_final FROM message_flows")
+    assert flows == [("mx:13AFA20C296", "bounced")]

@@ -22,7 +22,7 @@ WITH attempts AS (
        -- a recipient smtpd refused while it accepted the message for others ("QID: reject: RCPT")
        OR (kind IN ('reject', 'milter_reject') AND stage = 'RCPT' AND recipient IS NOT NULL)
        -- a message cleanup (header/body checks, a milter) or smtpd held, discarded or
-       -- rejected: the line names the envelope (cleanup: the first recipient only)
+       -- rejected: the line names the envelope (cleanup: one recipient only, the last one given)
        OR (kind IN ('hold', 'discard') AND recipient IS NOT NULL)
        OR (kind IN ('reject', 'milter_reject') AND daemon = 'cleanup' AND recipient IS NOT NULL)
 ), delivered AS (
@@ -108,5 +108,5 @@ COMMENT ON COLUMN recipients.first_attempt IS 'Time of the first attempt.';
 COMMENT ON COLUMN recipients.last_attempt IS 'Time of the last attempt.';
 COMMENT ON COLUMN recipients.dsn IS 'Enhanced status code of the last attempt.';
 COMMENT ON COLUMN recipients.response IS 'Reply text of the last attempt.';
-COMMENT ON COLUMN recipients.recipient_known_from IS 'Which line names the recipient: delivery (qmgr''s delivery lines, which name every recipient), smtpd (a RCPT refusal or HOLD/DISCARD action), cleanup (a header/body check or milter HOLD, DISCARD or REJECT of a message qmgr never delivered: cleanup names only the FIRST recipient, so the others of such a message have no row).';
+COMMENT ON COLUMN recipients.recipient_known_from IS 'Which line names the recipient: delivery (qmgr''s delivery lines, which name every recipient), smtpd (a RCPT refusal or HOLD/DISCARD action), cleanup (a header/body check or milter HOLD, DISCARD or REJECT of a message qmgr never delivered: cleanup names only ONE recipient (Postfix 3.7: the last one given), so the others of such a message have no row).';
 COMMENT ON COLUMN recipients.reason_category IS 'Why it was not delivered (reason_categories); NULL when sent, held, deleted or discarded.';

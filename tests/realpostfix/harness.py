@@ -53,7 +53,7 @@ from typing import Any
 
 LAB_HOSTNAME = "mx.lab.test"
 LAB_DOMAIN = "lab.test"
-LAB_USERS = ("labalice", "labbob", "labcarol", "labdave")
+LAB_USERS = ("labalice", "labbob", "labcarol", "labdave", "labfrank", "labgina")
 MIN_POSTFIX = (3, 4)
 
 # fake remote domains: domain -> (loopback address, behaviour)
@@ -73,7 +73,7 @@ DEAD_IP = "127.0.0.19"
 OUTSIDE_IP = "127.0.0.2"  # not in mynetworks: may only send to the lab's own domain
 BULK_IP = "127.0.0.3"  # not in mynetworks, message-rate limited on the MX port
 REFUSED_IP = "127.0.0.4"  # not in mynetworks, only ever refused (relay access denied at RCPT)
-SMALL_MAILBOX_USER = "labbob"  # delivered by local2, whose mailbox_size_limit is small
+SMALL_MAILBOX_USER = "labfrank"  # delivered by local2, whose mailbox_size_limit is small
 SMALL_MAILBOX_LIMIT = 30000
 
 # timing knobs of the lab (Postfix time units)
@@ -590,6 +590,11 @@ class PostfixLab:
         fwd = self.home("labbob") / ".forward"
         fwd.write_text("bob.remote@ok.test\n")
         shutil.chown(fwd, "labbob", "labbob")
+        os.chmod(fwd, 0o644)
+        # labgina forwards to a remote server that refuses big messages (552 5.3.4)
+        fwd = self.home("labgina") / ".forward"
+        fwd.write_text("gina@big.test\n")
+        shutil.chown(fwd, "labgina", "labgina")
         os.chmod(fwd, 0o644)
 
     def _alloc_ports(self) -> None:
@@ -1577,12 +1582,12 @@ class Scenarios:
             f"checks@{L}",
             [f"labcarol@{L}", f"labdave@{L}"],
             {
-                f"labcarol@{L}": rcpt_truth("rejected", "policy", "5.7.1", code=550),
-                # cleanup's reject line names the first recipient only: nothing in the log
-                # says the message was for labdave too
-                f"labdave@{L}": rcpt_truth(
+                # cleanup's reject line names one recipient only, the last one given: nothing
+                # in the log says the message was for labcarol too
+                f"labcarol@{L}": rcpt_truth(
                     "rejected", "policy", "5.7.1", code=550, not_in_log=True
                 ),
+                f"labdave@{L}": rcpt_truth("rejected", "policy", "5.7.1", code=550),
             },
             headers={"X-Lab-Check": "REJECT"},
             want_accept=False,
@@ -1600,6 +1605,21 @@ class Scenarios:
             },
             body_kb=SMALL_MAILBOX_LIMIT / 1024 + 10,
             bounce=True,
+            **check,
+        )
+        self.via_submission(
+            "forwarded_copy_too_big",
+            f"labcarol@{L}",
+            [f"labgina@{L}"],
+            {
+                f"labgina@{L}": self.r_local(
+                    forwarded_to=["gina@big.test"],
+                    forward={"gina@big.test": self.r_remote("big.test")},
+                )
+            },
+            body_kb=20,
+            bounce=True,
+            expect_forward=True,
             **check,
         )
         for who in ("first", "second"):

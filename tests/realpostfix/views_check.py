@@ -173,6 +173,13 @@ def _one_row_each(con, message: dict) -> list[str]:
                 out.append(f"{name}: {address} → {r[0]}: status {r[2]}, truth {want['final']}")
             elif want.get("category") and r[2] != "sent" and r[3] != want["category"]:
                 out.append(f"{name}: {address}: category {r[3]}, truth {want['category']}")
+        for forwarded, then in want.get("forward", {}).items():  # the copy a .forward made
+            expected += 1
+            copies = [r for r in rows if r[0] == forwarded]
+            if [r[2] for r in copies] != [then["final"]]:
+                out.append(f"{name}: {forwarded}: statuses {[r[2] for r in copies]}")
+            elif then.get("category") and copies[0][3] != then["category"]:
+                out.append(f"{name}: {forwarded}: category {copies[0][3]}")
     if len(rows) != expected:
         out.append(f"{name}: {len(rows)} recipients rows, want {expected}: {rows}")
     return out
