@@ -73,8 +73,10 @@ DEAD_IP = "127.0.0.19"
 OUTSIDE_IP = "127.0.0.2"  # not in mynetworks: may only send to the lab's own domain
 BULK_IP = "127.0.0.3"  # not in mynetworks, message-rate limited on the MX port
 REFUSED_IP = "127.0.0.4"  # not in mynetworks, only ever refused (relay access denied at RCPT)
-SMALL_MAILBOX_USER = "labfrank"  # delivered by local2, whose mailbox_size_limit is small
-SMALL_MAILBOX_LIMIT = 30000
+# labfrank's .forward delivers to an mbox file that is nearly as big as mailbox_size_limit
+# allows (which must not be below message_size_limit)
+SMALL_MAILBOX_USER = "labfrank"
+MAILBOX_SIZE_LIMIT = 250000  # > MESSAGE_SIZE_LIMIT
 
 # timing knobs of the lab (Postfix time units)
 QUEUE_LIFETIME = "60s"
@@ -591,6 +593,15 @@ class PostfixLab:
         fwd.write_text("bob.remote@ok.test\n")
         shutil.chown(fwd, "labbob", "labbob")
         os.chmod(fwd, 0o644)
+        # labfrank's mail goes to an mbox file with room for less than 20 KB more
+        mbox = self.home(SMALL_MAILBOX_USER) / "mbox"
+        old = b"From old@lab.test Thu Jan  1 00:00:00 2026\n\n"
+        mbox.write_bytes(old + b"x" * (MAILBOX_SIZE_LIMIT - 10000) + b"\n")
+        shutil.chown(mbox, SMALL_MAILBOX_USER, SMALL_MAILBOX_USER)
+        fwd = self.home(SMALL_MAILBOX_USER) / ".forward"
+        fwd.write_text(f"{mbox}\n")
+        shutil.chown(fwd, SMALL_MAILBOX_USER, SMALL_MAILBOX_USER)
+        os.chmod(fwd, 0o644)
         # labgina forwards to a remote server that refuses big messages (552 5.3.4)
         fwd = self.home("labgina") / ".forward"
         fwd.write_text("gina@big.test\n")
@@ -637,7 +648,6 @@ class PostfixLab:
         for dom, r in self.remotes.items():
             transport.append(f"{dom}\tsmtp:[{r.ip}]:{r.port}")
         transport.append(f"{DEAD_DOMAIN}\tsmtp:[{DEAD_IP}]:{self.dead_port}")
-        transport.append(f"{SMALL_MAILBOX_USER}@{LAB_HOSTNAME}\tlocal2:")
         (etc / "transport").write_text("\n".join(transport) + "\n")
         (etc / "aliases").write_text(
             "postmaster: root\nMAILER-DAEMON: postmaster\nroot: labalice\n"
@@ -699,6 +709,7 @@ smtpd_sender_restrictions = check_sender_access texthash:{etc}/sender_access
 header_checks = regexp:{etc}/header_checks
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
 message_size_limit = {MESSAGE_SIZE_LIMIT}
+mailbox_size_limit = {MAILBOX_SIZE_LIMIT}
 # short queue timers so deferred mail expires within the run
 maximal_queue_lifetime = {QUEUE_LIFETIME}
 bounce_queue_lifetime = {QUEUE_LIFETIME}
@@ -759,9 +770,6 @@ error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
 local     unix  -       n       n       -       -       local
-local2    unix  -       n       n       -       -       local
-  -o mailbox_size_limit={SMALL_MAILBOX_LIMIT}
-  -o message_size_limit={SMALL_MAILBOX_LIMIT}
 virtual   unix  -       n       n       -       -       virtual
 lmtp      unix  -       -       n       -       -       lmtp
 anvil     unix  -       -       n       -       1       anvil
@@ -1600,10 +1608,10 @@ class Scenarios:
             [f"{SMALL_MAILBOX_USER}@{L}"],
             {
                 f"{SMALL_MAILBOX_USER}@{L}": rcpt_truth(
-                    "bounced", "mailbox_full", "5.2.2", relay="local2"
+                    "bounced", "mailbox_full", "5.2.2", relay="local"
                 )
             },
-            body_kb=SMALL_MAILBOX_LIMIT / 1024 + 10,
+            body_kb=20,
             bounce=True,
             **check,
         )

@@ -12,7 +12,8 @@ WITH mine AS (
 )
 SELECT r.recipient, r.status, r.reason_category, r.orig_recipient
 FROM recipients AS r JOIN mine USING (message_key)
-QUALIFY row_number() OVER (PARTITION BY r.recipient ORDER BY mine.depth DESC) = 1
+QUALIFY row_number() OVER (PARTITION BY r.recipient, r.orig_recipient
+                           ORDER BY mine.depth DESC) = 1
 """
 
 MESSAGE = """
@@ -75,7 +76,8 @@ def _check(con, message: dict) -> list[str]:
     if not instances:
         return [f"{name}: no message with Message-ID {message['message_id']}"]
     rows = _rows(con, LEAF_RECIPIENTS, message_id=message["message_id"])
-    leaves = {r[0]: r for r in rows}
+    # the row of the address itself; an alias's rows are its expansions (orig_recipient)
+    leaves = {r[0]: r for r in rows if not r[3]}
     for recipient, want in message["recipients"].items():
         row = leaves.get(recipient)
         expanded = [r for r in rows if r[3] and r[3].split("@")[0] == recipient.split("@")[0]]
