@@ -121,7 +121,7 @@ def render_stories(stories, out: TextIO | None = None, with_lines: bool = True) 
             say(("refused, never queued", "bold"))
         if len(story.ends) > 1:  # one is the verdict already
             for end in story.ends:
-                say(("  outcome ", "dim"), (f"{end['recipient']} {_outcome(end)}", ""))
+                say(("  outcome ", "dim"), (_outcome(end), ""))
         outgoing = {}
         for link in story.links:
             outgoing.setdefault(link["from_message_key"], []).append(link)
@@ -140,9 +140,9 @@ def render_stories(stories, out: TextIO | None = None, with_lines: bool = True) 
 
 
 def _outcome(end: dict) -> str:
-    from mailidx.trace import outcome_phrase
+    from mailidx.trace import outcome_phrase, who
 
-    return outcome_phrase(end) + f" (at {end['message_key']})"
+    return f"{who(end)} {outcome_phrase(end)} (at {end['message_key']})"
 
 
 def _render_message(say, story, m: dict, with_lines: bool) -> None:

@@ -396,6 +396,11 @@ def outcome_phrase(r: dict) -> str:
     return words
 
 
+def who(r: dict) -> str:
+    """A recipient row's address, and the address it was sent to when that differs."""
+    return r["recipient"] + (f" (for {r['orig_recipient']})" if r["orig_recipient"] else "")
+
+
 def verdict(story: Story) -> str:
     """The flow's answer in one line, for the first line of its story."""
     ends = story.ends
@@ -409,9 +414,9 @@ def verdict(story: Story) -> str:
     failed = [r for r in ends if r["status"] != "sent"]
     if not failed:
         if len(sent) == 1:
-            return f"{sent[0]['recipient']} {outcome_phrase(sent[0])}"
+            return f"{who(sent[0])} {outcome_phrase(sent[0])}"
         return f"sent to all {len(sent)} recipients"
-    parts = [f"{r['recipient']} {outcome_phrase(r)}" for r in failed]
+    parts = [f"{who(r)} {outcome_phrase(r)}" for r in failed]
     if sent:
         parts.insert(0, f"{len(sent)} of {len(ends)} sent")
     return "; ".join(parts)

@@ -1848,7 +1848,9 @@ def check_ground_truth(log_text: str, truth: list[dict]) -> list[str]:
                 (q, d)
                 for q in qids
                 for d in deliveries.get(q, [])
-                if addr in (d["to"], d["orig"]) and d["relay"] != rec.get("filter_relay")
+                # a .forward's copy names the address as orig_to=: its outcome is the forward's
+                if (addr == d["to"] or (addr == d["orig"] and not rt.get("forward")))
+                and d["relay"] != rec.get("filter_relay")
             ]
             if final in ("held", "deleted"):
                 want = held if final == "held" else removed_by_postsuper
