@@ -158,3 +158,17 @@ def test_an_index_from_before_migration_5_is_upgraded_by_build(tmp_path):
     ) == mailidx.query("SELECT count(*) FROM recipients WHERE attempts > 0")
     for name in STORED:
         assert differences(mailidx.db, name) == [], name
+
+
+def test_rows_of_held_refused_and_alias_mail_stay_equal_in_small_batches(tmp_path):
+    """The lab's postmaster cases (alias expansion, header_checks HOLD/DISCARD/REJECT,
+    postsuper -d, a forward) a couple of lines a batch: the stored rows equal the live view."""
+    log = Path(__file__).resolve().parent / "fixtures" / "postmaster-questions.log"
+    mailidx = Mailidx(tmp_path / "index.duckdb", tmp_path)
+    mailidx.build(log, "--year", "2026", env=mailidx.env(MAILIDX_BATCH_BYTES="600"))
+    assert mailidx.count("recipients_cache") >= 14
+    assert mailidx.query(
+        "SELECT count(*) FROM recipients_cache WHERE recipient_known_from = 'cleanup'"
+    ) == [(4,)]
+    for name in STORED:
+        assert differences(mailidx.db, name) == [], name
