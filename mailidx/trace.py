@@ -1,6 +1,8 @@
 """The whole story of a message: find it by queue ID, Message-ID, address or client, follow its
-flow across queue IDs (content filter, forward, bounce notification, next indexed host), and
-gather what happened to each recipient and the original log lines.
+flow across queue IDs (content filter, forward, bounce notification, next indexed host) through
+the links the index resolves, and gather what happened to each recipient, the refusals and the
+original log lines; the flow's answer first (``flow_ends``, ``verdict``). Refusals of mail that
+was never queued (a client refused at RCPT, postscreen, …) come as one last story of their own.
 
 Every lookup goes by queue ID through the stored per-message views, matching their
 ``queue_key`` column (a number, see sql/views/15_queue_key.sql) before the queue ID itself; the

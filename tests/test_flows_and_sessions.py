@@ -55,3 +55,40 @@ def test_a_reason_category_row_added_by_the_user_is_used_at_once(mailidx, tmp_pa
     )
     con.close()
     assert mailidx.query("SELECT reason_category FROM rejects") == [("open_relay_probe",)]
+
+
+def test_a_specific_status_code_decides_the_category_before_the_text(tmp_path):
+    """RFC 3463 first where the code names a cause; the text where the code is generic or
+    missing; a user's row above 200 still overrides a code."""
+    from mailidx import store
+
+    con = duckdb.connect(str(tmp_path / "index.duckdb"))
+    store.migrate(con, "index.duckdb")
+
+    def category(dsn, text):
+        return con.execute("SELECT reason_category(?, ?)", [dsn, text]).fetchall()[0][0]
+
+    # Postfix local(8), mailbox_size_limit reached: a full mailbox, though "too large"
+    full = (
+        "cannot update mailbox /var/mail/frank for user frank. "
+        "error writing message: File too large"
+    )
+    assert category("5.2.2", full) == "mailbox_full"
+    assert category("5.3.4", "Message size exceeds fixed limit") == "size"
+    recipient_not_found = (
+        "host outlook-com.olc.protection.outlook.com said: 550 5.1.10 RESOLVER.ADR."
+        "RecipientNotFound; Recipient not found by SMTP address lookup"
+    )
+    assert category("5.1.10", recipient_not_found) == "unknown_user"
+    assert category("5.1.1", "User unknown in virtual mailbox table") == "unknown_user"
+    # generic codes and whole classes: the text decides
+    assert category("5.0.0", "message file too big") == "size"
+    assert category("5.7.1", "<x@example.org>: Relay access denied") == "relay_denied"
+    assert category("4.7.1", "Greylisted, try again later") == "greylist"
+    assert category("4.4.1", "connect to mx.example.org[192.0.2.1]:25: Connection timed out") == (
+        "network"
+    )
+    assert category(None, "mailbox full") == "mailbox_full"
+    con.execute("INSERT INTO reason_categories VALUES ('quota', '5.2.2', NULL, 300, 'ours')")
+    assert category("5.2.2", full) == "quota"
+    con.close()
