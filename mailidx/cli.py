@@ -157,6 +157,11 @@ def build(
     source, start = pick_journal(journal, journal_file, journal_dir, since, zone)
     if not paths and source is None:
         paths, source = look_for_logs()
+    if source is not None:
+        try:
+            source.check()
+        except journals.JournalError as exc:
+            fail(str(exc))
     path = db_path(db)
     try:
         con = store.open_for_writing(path, tz=zone, on_upgrade=_upgrading(path))
@@ -254,6 +259,12 @@ def watch(
     paths: list[str] = typer.Argument(
         None, help="Log files or quoted globs ('/var/log/maillog*'), followed as they rotate"
     ),
+    journal: bool = typer.Option(
+        False, "--journal", help="Follow Postfix's entries in the systemd journal"
+    ),
+    journal_file: list[str] = JournalFileOption,
+    journal_dir: str | None = JournalDirOption,
+    since: str | None = SinceJournalOption,
     db: str | None = DbOption,
     poll: bool = typer.Option(False, "--poll", help="Poll the files instead of using inotify"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line; only notices"),
@@ -263,29 +274,41 @@ def watch(
         0.75, min=0.05, help="Seconds between batches under load (latency against CPU)"
     ),
 ) -> None:
-    """Index continuously as the log files grow and rotate; readers get in between batches."""
+    """Index continuously as the log files grow and rotate (or as the journal grows); readers
+    get in between batches."""
     import signal
 
+    from mailidx import journal as journals
     from mailidx import sources
     from mailidx import watch as watching
 
+    zone = tz or local_zone()
+    source, start = pick_journal(journal, journal_file, journal_dir, since, zone)
+    if source is not None and paths:
+        raise typer.BadParameter("watch follows log files or the journal, not both at once")
     patterns = list(paths or sources.DEFAULT_GLOBS)
-    options = watching.WatchOptions(tz=tz or local_zone(), year=year, interval=interval, poll=poll)
+    options = watching.WatchOptions(tz=zone, year=year, interval=interval, poll=poll)
     if os.environ.get("MAILIDX_BATCH_BYTES"):  # small batches, for tests
         options.batch_bytes = int(os.environ["MAILIDX_BATCH_BYTES"])
     line = StatusLine(enabled=not quiet and sys.stderr.isatty())
+    path = db_path(db)
     try:
-        watching.check_paths(patterns)
-        watcher = watching.Watcher(db_path(db), patterns, options, line.notice, line.show)
+        if source is not None:
+            watcher = journals.Follower(path, source, options, line.notice, line.show, start)
+        else:
+            watching.check_paths(patterns)
+            watcher = watching.Watcher(path, patterns, options, line.notice, line.show)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: watcher.stop())
         status = watcher.run()
-    except (watching.WatchError, IndexError_) as exc:
+    except (watching.WatchError, IndexError_, journals.JournalError) as exc:
         line.clear()
         fail(str(exc))
     line.clear()
     if not quiet:
-        output.note(f"stopped: {status.lines:,} lines, {status.events:,} events indexed")
+        output.note(
+            f"stopped: {status.lines:,} lines, {status.events:,} events indexed into {path}"
+        )
 
 
 class StatusLine:
