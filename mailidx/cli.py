@@ -611,9 +611,7 @@ def summary(
 def schema(
     view: str | None = typer.Argument(None, help="One view or table (default: all)"),
     db: str | None = DbOption,
-    fmt: str | None = typer.Option(
-        None, "--format", "-f", help="table, csv, json, jsonl or markdown"
-    ),
+    fmt: str | None = typer.Option(None, "--format", help="table, csv, json, jsonl or markdown"),
 ) -> None:
     """The views and tables to query, with a line on every column."""
     from mailidx import schema as schema_mod

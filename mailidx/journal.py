@@ -36,6 +36,7 @@ from mailidx import indexer, store
 JOURNALCTL = "journalctl"
 FIELDS = "_HOSTNAME,SYSLOG_IDENTIFIER,_PID,SYSLOG_PID,MESSAGE"  # plus __CURSOR, __REALTIME_…
 STREAM_PREFIX = "journal:"
+LINGER = 0.05  # watch: a batch waits this long for more entries once one came
 QUEUE_ENTRIES = 50_000  # read ahead at most this many entries (journalctl waits meanwhile)
 GROUPS_HINT = (
     "join the systemd-journal group (sudo usermod -aG systemd-journal $USER, "
@@ -259,13 +260,15 @@ class Reader:
     def _read_stderr(self) -> None:
         self.stderr.extend(self.proc.stderr)
 
-    def take(self, max_bytes: int, wait: float) -> tuple[list[Entry], bool]:
-        """Entries read so far, up to about ``max_bytes`` of lines, waiting up to ``wait``
-        seconds for the first; (entries, whether journalctl has ended)."""
+    def take(self, max_bytes: int, wait: float, linger: float = 0.0) -> tuple[list[Entry], bool]:
+        """Entries read so far, up to about ``max_bytes`` of lines: waiting up to ``wait``
+        seconds for the first, then up to ``linger`` seconds more for the batch to fill.
+        Returns (entries, whether journalctl has ended)."""
         out: list[Entry] = []
         size = 0
         try:
             item = self.queue.get(timeout=wait) if wait > 0 else self.queue.get_nowait()
+            until = time.monotonic() + linger
             while True:
                 if item is self.END:
                     self.queue.put(self.END)  # stays ended for the next take
@@ -274,7 +277,13 @@ class Reader:
                 size += len(item.line or b"") + 1
                 if size >= max_bytes:
                     return out, False
-                item = self.queue.get_nowait()
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        raise
+                    item = self.queue.get(timeout=left)
         except queue.Empty:
             return out, False
 
@@ -465,7 +474,7 @@ def build(
     source = journal.describe()
     try:
         while True:
-            entries, ended = reader.take(batch_bytes, wait=60.0)
+            entries, ended = reader.take(batch_bytes, wait=60.0, linger=60.0)
             entries = _skip_before(entries, after)
             commit(con, stream, entries, source, report)
             if progress and entries:
@@ -533,7 +542,7 @@ class Follower:
             while not self.stopping.is_set():
                 wait = 0.0 if self.pending else self.options.rescan
                 room = self.options.batch_bytes - self._pending_bytes()
-                got, ended = reader.take(max(room, 1), wait=wait)
+                got, ended = reader.take(max(room, 1), wait=wait, linger=LINGER)
                 self.pending += _skip_before(got, after)
                 if self.pending and not self._flush():
                     self.stopping.wait(self.watch.MAX_BACKOFF)

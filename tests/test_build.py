@@ -123,12 +123,16 @@ def test_a_one_megabyte_line_is_kept_like_any_other(mailidx, tmp_path):
     assert mailidx.count() == 3
 
 
-def test_summary_line_reports_files_lines_events_unparsed_and_speed(mailidx, tmp_path):
+def test_summary_line_reports_files_lines_events_unparsed_speed_and_the_index(mailidx, tmp_path):
     log = tmp_path / "maillog"
     write_lines(log, DAY + ["Nov 27 07:00:00 mx1 postfix/smtpd[1]: a line no rule knows"])
     out = mailidx.build(log).stderr.decode().strip().splitlines()[-1]
     assert out.startswith("1 files, 36 lines, 34 events, 1 unparsed in ")
-    assert out.endswith("lines/s)")
+    assert out.endswith(f"lines/s) into {mailidx.db}")
+    # built again: "0 lines" is right, and the line says which index already has them
+    again = mailidx.build(log).stderr.decode().strip().splitlines()[-1]
+    assert again.startswith("1 files, 0 lines, 0 events, 0 unparsed in ")
+    assert again.endswith(f"into {mailidx.db}")
 
 
 def test_files_given_in_any_order_are_indexed_oldest_first(mailidx, tmp_path):
