@@ -81,9 +81,7 @@ def snapshot(db: Path) -> dict[str, list]:
             if name in ("files", "journals"):
                 continue
             columns = [
-                r[0]
-                for r in con.execute(f"DESCRIBE {name}").fetchall()
-                if r[0] not in WHERE_FROM
+                r[0] for r in con.execute(f"DESCRIBE {name}").fetchall() if r[0] not in WHERE_FROM
             ]
             rows = con.execute(f"SELECT {', '.join(map(quote, columns))} FROM {name}").fetchall()
             out[name] = sorted(rows, key=repr)
