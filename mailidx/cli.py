@@ -126,7 +126,7 @@ def look_for_logs():
     except journals.JournalError as exc:
         if "not found" in str(exc):
             fail(NOTHING_FOUND.format(why="journalctl not found"))
-        fail(str(exc))
+        fail(f"no mail logs in /var/log (maillog*, mail.log*), and {exc}")
     if not found:
         fail(NOTHING_FOUND.format(why="no Postfix entries"))
     output.note("mailidx: no mail log files in /var/log; reading Postfix's entries in the journal")

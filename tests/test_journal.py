@@ -245,7 +245,13 @@ def test_watch_journal_follows_appended_entries_and_names_the_index_when_stopped
 
         first = sum(e.postfix for e in entries[:400])
         assert wait_until(lambda: lines() == first, EVENTUALLY)
-        write_journal(journal, entries[400:])  # the journal grows while watch follows it
+        write_journal(journal, entries[400:700])  # the journal grows while watch follows it
+        assert wait_until(lambda: lines() == sum(e.postfix for e in entries[:700]), EVENTUALLY)
+        # journalctl ends (as when journald restarts and it is killed): watch reads on from the
+        # cursor in the index, neither losing nor doubling entries
+        [journalctl] = children(proc.pid)
+        os.kill(journalctl, signal.SIGKILL)
+        write_journal(journal, entries[700:])
         assert wait_until(lambda: lines() == sum(e.postfix for e in entries), EVENTUALLY)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
@@ -256,8 +262,22 @@ def test_watch_journal_follows_appended_entries_and_names_the_index_when_stopped
         err.close()
     messages = (tmp_path / "watch.err").read_text()
     assert "Traceback" not in messages
+    assert "journalctl ended; reading on from the index's cursor" in messages
     assert messages.rstrip().endswith(f"into {index.db}")
     assert snapshot(index.db) == snapshot(syslog_index(tmp_path, entries).db)
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def wait_until(condition, timeout: float, step: float = 0.2) -> bool:
