@@ -36,6 +36,7 @@ from mailidx import indexer, store
 JOURNALCTL = "journalctl"
 FIELDS = "_HOSTNAME,SYSLOG_IDENTIFIER,_PID,SYSLOG_PID,MESSAGE"  # plus __CURSOR, __REALTIME_…
 STREAM_PREFIX = "journal:"
+MAX_RESTART_WAIT = 30.0  # watch: journalctl ending again and again is started at most this often
 LINGER = 0.05  # watch: a batch waits this long for more entries once one came
 QUEUE_ENTRIES = 50_000  # read ahead at most this many entries (journalctl waits meanwhile)
 GROUPS_HINT = (
@@ -287,18 +288,21 @@ class Reader:
         except queue.Empty:
             return out, False
 
-    def finish(self) -> None:
-        """Wait for journalctl to end; a refusal becomes a JournalError."""
+    def finish(self, strict: bool = True) -> None:
+        """Wait for journalctl to end; a refusal (and, ``strict``, any failure) becomes a
+        JournalError."""
         self.proc.wait()
         for thread in self.threads:
             thread.join(timeout=5)
-        self.check()
+        self.check(strict)
 
-    def check(self) -> None:
+    def check(self, strict: bool = True) -> None:
         stderr = b"".join(self.stderr).decode("utf-8", "replace")
         refusal = _refusal(self.journal, stderr)
         if refusal:
             raise JournalError(refusal)
+        if not strict:
+            return
         if self.failure is not None:
             raise JournalError(f"{self.journal.describe()}: unreadable journalctl output")
         if self.proc.returncode not in (None, 0):
@@ -539,19 +543,23 @@ class Follower:
             self.journal, self.stream.position, self.since, True, self.notify
         )
         try:
+            restarts = 0  # journalctl ended this many times in a row without an entry
             while not self.stopping.is_set():
                 wait = 0.0 if self.pending else self.options.rescan
                 room = self.options.batch_bytes - self._pending_bytes()
                 got, ended = reader.take(max(room, 1), wait=wait, linger=LINGER)
                 self.pending += _skip_before(got, after)
+                restarts = 0 if got else restarts
                 if self.pending and not self._flush():
                     self.stopping.wait(self.watch.MAX_BACKOFF)
                     continue
                 if ended:
-                    reader.finish()  # a refusal stops here, with its one line
+                    reader.finish(strict=False)  # a refusal stops here, with its one line
                     reader.close()
-                    self.notify("journalctl ended; reading on from the index's cursor")
-                    self.stopping.wait(self.RESTART_AFTER)
+                    if restarts == 0:
+                        self.notify("journalctl ended; reading on from the index's cursor")
+                    self.stopping.wait(min(self.RESTART_AFTER * 2**restarts, MAX_RESTART_WAIT))
+                    restarts += 1
                     reader, after = open_reader(
                         self.journal, self.stream.position, None, True, self.notify
                     )
