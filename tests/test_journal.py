@@ -194,13 +194,13 @@ SELECT (SELECT count(*) FROM log_lines),
 
 
 def test_kill_minus_9_during_a_journal_build_then_a_rebuild_equals_a_clean_build(tmp_path):
-    entries = many_entries(60_000)
+    entries = many_entries(20_000)
     journal = tmp_path / "system.journal"
     write_journal(journal, entries)
     expected = syslog_index(tmp_path, entries)
 
     crashed = Mailidx(tmp_path / "crashed.duckdb", tmp_path)
-    env = crashed.env(MAILIDX_BATCH_BYTES=str(128 << 10))
+    env = crashed.env(MAILIDX_BATCH_BYTES=str(192 << 10))
     rng = random.Random(15)
     kills = 0
     for _ in range(6):
@@ -216,7 +216,7 @@ def test_kill_minus_9_during_a_journal_build_then_a_rebuild_equals_a_clean_build
             kills += 1
         proc.wait()
     assert kills >= 3, "the build finished before it could be killed; make the journal larger"
-    journal_build(crashed, journal, MAILIDX_BATCH_BYTES=str(128 << 10))
+    journal_build(crashed, journal, MAILIDX_BATCH_BYTES=str(192 << 10))
     fingerprint = crashed.query(FINGERPRINT)[0]
     assert fingerprint[:-1] == expected.query(FINGERPRINT)[0][:-1]
     assert fingerprint[-1] == [sum(e.postfix for e in entries)]
