@@ -20,6 +20,7 @@ reading goes on with the first entry after the last time read.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -30,6 +31,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import duckdb
 
 from mailidx import indexer, store
 
@@ -317,6 +320,10 @@ class Reader:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        reading = self.threads[0]
+        while reading.is_alive():  # let the thread put its last entries and end
+            with contextlib.suppress(queue.Empty):
+                self.queue.get(timeout=0.1)
         for stream in (self.proc.stdout, self.proc.stderr):
             stream.close()
 
@@ -412,7 +419,7 @@ def save_position(con, stream: Stream, source: str) -> None:
     }
     con.execute(
         "INSERT OR REPLACE INTO journals VALUES ($file_id, $machine, $cursor, "
-        "make_timestamp($realtime), $source)",
+        "TIMESTAMPTZ '1970-01-01 00:00:00+00' + to_microseconds($realtime), $source)",
         params,
     )
     stream.known = True
@@ -614,6 +621,8 @@ class Follower:
             commit(con, self.stream, self.pending, self.journal.describe(), self.report)
             if checkpoint or self.watch.wal_bytes(self.db) > self.options.checkpoint_bytes:
                 con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            raise self.watch.WatchError(f"{self.db}: {store.first_line(str(exc))}") from None
         finally:
             con.close()
         self.pending = []
