@@ -400,6 +400,7 @@ def test_a_stop_signal_commits_the_pending_lines_and_exits_0(mailidx, tmp_path, 
     assert watch.stop(signum) == 0
     assert len(indexed(mailidx)) == 350
     assert "Traceback" not in watch.messages()
+    assert watch.messages().rstrip().endswith(f"events indexed into {mailidx.db}")
     assert not Path(str(mailidx.db) + ".wal").exists()  # folded into the file on the way out
 
 
