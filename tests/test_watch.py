@@ -171,7 +171,8 @@ def test_appended_lines_become_queryable_in_order_and_none_is_lost_or_doubled(
             "-c",
             "import sys, time\nfrom mailidx import store\n"
             "while True:\n"
-            "    con = store.connect(sys.argv[1], read_only=True)\n"
+            # waits for a batch as long as EVENTUALLY: how long is the benchmark's business
+            "    con = store.connect(sys.argv[1], read_only=True, wait=60)\n"
             "    n = con.execute('SELECT count(*) FROM log_lines').fetchall()[0][0]\n"
             "    con.close()\n"
             "    print(time.monotonic(), n, flush=True)\n"
