@@ -68,9 +68,78 @@ def local_zone() -> str:
         return "UTC"
 
 
+JournalOption = typer.Option(
+    False, "--journal", help="Read Postfix's entries from the systemd journal (with a cursor)"
+)
+JournalFileOption = typer.Option(
+    None, "--journal-file", help="A copied journal file to read (implies --journal; repeatable)"
+)
+JournalDirOption = typer.Option(
+    None, "--journal-dir", help="A copied journal directory to read (implies --journal)"
+)
+SinceJournalOption = typer.Option(
+    None, "--since", help="Journal: where the first import starts (2h, 7d, today, ISO time)"
+)
+NOTHING_FOUND = (
+    "no mail logs: looked in /var/log (maillog*, mail.log*) and the systemd journal ({why}); "
+    "pass the log files (mailidx build FILE…) or --journal-file/--journal-dir, "
+    "or try the bundled sample: mailidx build examples/maillog*"
+)
+
+
+def pick_journal(
+    journal: bool, files: list[str] | None, directory: str | None, since: str | None, zone: str
+):
+    """The journal to read (None: no journal option given) and --since as journalctl takes it."""
+    from mailidx import journal as journals
+    from mailidx import queries
+
+    if files and directory:
+        raise typer.BadParameter("give --journal-file or --journal-dir, not both")
+    if not (journal or files or directory):
+        if since is not None:
+            raise typer.BadParameter("--since starts a first journal import; add --journal")
+        return None, None
+    start = None
+    if since is not None:
+        try:
+            when = queries.parse_when(since, zone)
+        except queries.QueryError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--since") from None
+        start = f"@{int(when.timestamp())}"
+    return journals.Journal(files=tuple(files or ()), directory=directory), start
+
+
+def look_for_logs():
+    """`build` with no PATH: the usual log files where they exist, else the journal when it
+    holds Postfix's entries, else one line saying where it looked. (paths, journal)"""
+    from mailidx import journal as journals
+    from mailidx import sources
+
+    paths = sources.default_paths()
+    if paths:
+        return paths, None
+    system = journals.Journal()
+    try:
+        system.check()
+        found = journals.has_postfix(system)
+    except journals.JournalError as exc:
+        if "not found" in str(exc):
+            fail(NOTHING_FOUND.format(why="journalctl not found"))
+        fail(f"no mail logs in /var/log (maillog*, mail.log*), and {exc}")
+    if not found:
+        fail(NOTHING_FOUND.format(why="no Postfix entries"))
+    output.note("mailidx: no mail log files in /var/log; reading Postfix's entries in the journal")
+    return [], system
+
+
 @app.command()
 def build(
     paths: list[str] = typer.Argument(None, help="Log files (plain, .gz, .bz2, .xz; - = stdin)"),
+    journal: bool = JournalOption,
+    journal_file: list[str] = JournalFileOption,
+    journal_dir: str | None = JournalDirOption,
+    since: str | None = SinceJournalOption,
     db: str | None = DbOption,
     tz: str | None = typer.Option(None, help="Zone of times without an offset [default: local]"),
     year: int | None = typer.Option(None, help="Year of the first year-less line of each file"),
@@ -79,15 +148,21 @@ def build(
         64, "--batch-mb", min=1, help="Lines committed together, in MiB (memory ≈ 15× this)"
     ),
 ) -> None:
-    """Index new lines of each log file; re-running adds only what is new."""
-    from mailidx import indexer, sources, store
+    """Index new lines of each log file (or the journal); re-running adds only what is new."""
+    from mailidx import indexer, store
+    from mailidx import journal as journals
 
-    if not paths:
-        paths = sources.default_paths()
-        if not paths:
-            fail("no mail logs in /var/log (maillog*, mail.log*); give the files to index")
-    path = db_path(db)
     zone = tz or local_zone()
+    paths = paths or []
+    source, start = pick_journal(journal, journal_file, journal_dir, since, zone)
+    if not paths and source is None:
+        paths, source = look_for_logs()
+    if source is not None:
+        try:
+            source.check()
+        except journals.JournalError as exc:
+            fail(str(exc))
+    path = db_path(db)
     try:
         con = store.open_for_writing(path, tz=zone, on_upgrade=_upgrading(path))
     except IndexError_ as exc:
@@ -97,23 +172,43 @@ def build(
     options = indexer.Options(tz=zone, year=year, chunk_bytes=batch_mb << 20)
     if os.environ.get("MAILIDX_BATCH_BYTES"):  # byte-sized batches, for tests
         options.chunk_bytes = int(os.environ["MAILIDX_BATCH_BYTES"])
+    report, read = indexer.BuildReport(), None
     with progress_bar(paths, quiet) as progress:
         try:
-            report = indexer.build(con, paths, options, progress)
+            if paths:
+                report = indexer.build(con, paths, options, progress)
+            if source is not None:
+                started = time.monotonic()
+                read = journals.build(con, source, options.chunk_bytes, start, _notice)
+                report.lines += read.lines
+                report.events += read.events
+                report.unparsed += read.unparsed
+                report.seconds += time.monotonic() - started
+                con.execute("CHECKPOINT")
         except KeyboardInterrupt:
             con.close()
             fail("interrupted; the index holds every batch committed so far, run build again")
+        except journals.JournalError as exc:
+            con.close()
+            fail(str(exc))
     con.close()
     for error in report.errors:
         output.note(f"mailidx: {error}")
     if not quiet:
+        parts = [f"{report.files} files"] if paths else []
+        if read is not None:
+            parts.append(f"journal: {read.entries:,} entries read")
         output.note(
-            f"{report.files} files, {report.lines:,} lines, {report.events:,} events, "
+            f"{', '.join(parts)}, {report.lines:,} lines, {report.events:,} events, "
             f"{report.unparsed:,} unparsed in {report.seconds:.1f} s "
-            f"({report.lines_per_second:,.0f} lines/s)"
+            f"({report.lines_per_second:,.0f} lines/s) into {path}"
         )
     if report.errors:
         raise typer.Exit(1)
+
+
+def _notice(message: str) -> None:
+    output.note(f"mailidx: {message}")
 
 
 class progress_bar:
@@ -164,6 +259,12 @@ def watch(
     paths: list[str] = typer.Argument(
         None, help="Log files or quoted globs ('/var/log/maillog*'), followed as they rotate"
     ),
+    journal: bool = typer.Option(
+        False, "--journal", help="Follow Postfix's entries in the systemd journal"
+    ),
+    journal_file: list[str] = JournalFileOption,
+    journal_dir: str | None = JournalDirOption,
+    since: str | None = SinceJournalOption,
     db: str | None = DbOption,
     poll: bool = typer.Option(False, "--poll", help="Poll the files instead of using inotify"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line; only notices"),
@@ -173,29 +274,41 @@ def watch(
         0.75, min=0.05, help="Seconds between batches under load (latency against CPU)"
     ),
 ) -> None:
-    """Index continuously as the log files grow and rotate; readers get in between batches."""
+    """Index continuously as the log files grow and rotate (or as the journal grows); readers
+    get in between batches."""
     import signal
 
+    from mailidx import journal as journals
     from mailidx import sources
     from mailidx import watch as watching
 
+    zone = tz or local_zone()
+    source, start = pick_journal(journal, journal_file, journal_dir, since, zone)
+    if source is not None and paths:
+        raise typer.BadParameter("watch follows log files or the journal, not both at once")
     patterns = list(paths or sources.DEFAULT_GLOBS)
-    options = watching.WatchOptions(tz=tz or local_zone(), year=year, interval=interval, poll=poll)
+    options = watching.WatchOptions(tz=zone, year=year, interval=interval, poll=poll)
     if os.environ.get("MAILIDX_BATCH_BYTES"):  # small batches, for tests
         options.batch_bytes = int(os.environ["MAILIDX_BATCH_BYTES"])
     line = StatusLine(enabled=not quiet and sys.stderr.isatty())
+    path = db_path(db)
     try:
-        watching.check_paths(patterns)
-        watcher = watching.Watcher(db_path(db), patterns, options, line.notice, line.show)
+        if source is not None:
+            watcher = journals.Follower(path, source, options, line.notice, line.show, start)
+        else:
+            watching.check_paths(patterns)
+            watcher = watching.Watcher(path, patterns, options, line.notice, line.show)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: watcher.stop())
         status = watcher.run()
-    except (watching.WatchError, IndexError_) as exc:
+    except (watching.WatchError, IndexError_, journals.JournalError) as exc:
         line.clear()
         fail(str(exc))
     line.clear()
     if not quiet:
-        output.note(f"stopped: {status.lines:,} lines, {status.events:,} events indexed")
+        output.note(
+            f"stopped: {status.lines:,} lines, {status.events:,} events indexed into {path}"
+        )
 
 
 class StatusLine:
@@ -498,9 +611,7 @@ def summary(
 def schema(
     view: str | None = typer.Argument(None, help="One view or table (default: all)"),
     db: str | None = DbOption,
-    fmt: str | None = typer.Option(
-        None, "--format", "-f", help="table, csv, json, jsonl or markdown"
-    ),
+    fmt: str | None = typer.Option(None, "--format", help="table, csv, json, jsonl or markdown"),
 ) -> None:
     """The views and tables to query, with a line on every column."""
     from mailidx import schema as schema_mod

@@ -130,8 +130,15 @@ def _decode_mixed(parts: list[bytes]) -> tuple[pa.Array, pa.Array]:
     return pa.array(texts, pa.large_string()), pa.array(blobs, pa.large_binary())
 
 
-def append_batch(con, state: store.FileState, batch: pa.Table, end_offset: int) -> tuple[int, int]:
-    """Parse and store one batch and move the file's checkpoint, all in one transaction.
+def append_batch(
+    con,
+    state: store.FileState,
+    batch: pa.Table,
+    end_offset: int,
+    also: Callable[[object], None] | None = None,
+) -> tuple[int, int]:
+    """Parse and store one batch and move the file's checkpoint, all in one transaction;
+    ``also(con)`` writes more of the source's position in it (the journal's cursor).
 
     Returns (events, unparsed) of the batch.
     """
@@ -160,6 +167,8 @@ def append_batch(con, state: store.FileState, batch: pa.Table, end_offset: int) 
         state.bytes_done = end_offset
         state.lines_done += batch.num_rows
         save_state(con, state)
+        if also is not None:
+            also(con)
         con.execute("DROP TABLE parsed")
         con.execute("COMMIT")
     except BaseException:

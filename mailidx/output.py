@@ -79,19 +79,66 @@ def render(
         render_table(columns, rows, out, title)
 
 
+MAX_CELL_LINES = 3  # a long cell (a reply) wraps into this many lines, then is cut with …
+
+
 def render_table(
     columns: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO, title: str | None = None
 ) -> None:
+    """A table that fits the terminal: narrow columns keep their width, wide ones share what
+    is left; a cell wraps into at most MAX_CELL_LINES lines and is cut with … after that."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    console = Console(file=out, highlight=False, soft_wrap=False)
+    header = [safe_text(name) for name in columns]
+    cells = [[safe_text(cell_text(v)) for v in row] for row in rows]
+    natural = [
+        max([len(name), *(_longest_line(row[i]) for row in cells)]) for i, name in enumerate(header)
+    ]
+    widths = column_widths(natural, console.width - 3 * len(header) - 1)
     table = Table(title=title, show_lines=False, header_style="bold")
-    for name in columns:
-        table.add_column(Text(safe_text(name)), overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(safe_text(cell_text(v))) for v in row))
-    Console(file=out, highlight=False, soft_wrap=False).print(table)
+    for name, width in zip(header, widths):
+        table.add_column(Text(name), width=width, no_wrap=True, overflow="ellipsis")
+    for row in cells:
+        table.add_row(*(Text(fit_cell(text, width)) for text, width in zip(row, widths)))
+    console.print(table)
+
+
+def _longest_line(text: str) -> int:
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def column_widths(natural: Sequence[int], room: int) -> list[int]:
+    """Widths that add up to at most ``room``: the narrowest columns first get what they need,
+    each of the others an equal share of what is left (water-filling)."""
+    widths = [0] * len(natural)
+    left = room
+    order = sorted(range(len(natural)), key=lambda i: natural[i])
+    for k, i in enumerate(order):
+        share = max(left // (len(order) - k), 1)
+        widths[i] = max(min(natural[i], share), 1)
+        left -= widths[i]
+    return widths
+
+
+def fit_cell(text: str, width: int, max_lines: int = MAX_CELL_LINES) -> str:
+    """``text`` wrapped at word boundaries to ``width``, in at most ``max_lines`` lines, the
+    last one ending in … when text was left out."""
+    import textwrap
+
+    if len(text) <= width and "\n" not in text:
+        return text
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        lines += textwrap.wrap(paragraph, width, break_on_hyphens=False) or [""]
+        if len(lines) > max_lines:
+            break
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][: max(width - 1, 0)] + "…"
+    return "\n".join(lines)
 
 
 def note(message: str) -> None:

@@ -24,6 +24,7 @@ PUBLIC = (
     "message_events",
     "reason_categories",
     "files",
+    "journals",
 )
 
 
@@ -73,7 +74,7 @@ def describe(con, names: tuple[str, ...] = PUBLIC) -> list[Relation]:
 def markdown(relations: list[Relation]) -> str:
     parts = []
     for rel in relations:
-        parts.append(f"### `{rel.name}` ({rel.kind})\n\n{rel.description}\n")
+        parts.append(f"## `{rel.name}` ({rel.kind})\n\n{rel.description}\n")
         parts.append("| column | type | meaning |\n|---|---|---|")
         for c in rel.columns:
             text = c.description.replace("|", "\\|")

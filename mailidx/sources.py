@@ -95,7 +95,7 @@ def open_source(path: str) -> Source:
     except FileNotFoundError:
         raise SourceError(f"{path}: no such file") from None
     except PermissionError:
-        raise SourceError(f"{path}: permission denied; run as a user who can read it") from None
+        raise SourceError(f"{path}: permission denied; {permission_hint(path)}") from None
     except OSError as exc:
         raise SourceError(f"{path}: cannot open: {exc.strerror or exc}") from None
     mtime = os.fstat(raw.fileno()).st_mtime
@@ -113,6 +113,23 @@ def open_source(path: str) -> Source:
     if compression == "gzip" and getattr(stream, "mtime", None):
         mtime = float(stream.mtime)  # type: ignore[attr-defined]
     return Source(path, compression, mtime, stream, head, final=compression is not None)
+
+
+def permission_hint(path: str) -> str:
+    """What to do about a log file this user cannot read: join its group (Debian's mail.log
+    is root:adm 0640, so `adm`), or run as root."""
+    import grp
+
+    try:
+        st = os.stat(path)
+        group = grp.getgrgid(st.st_gid).gr_name if st.st_mode & 0o040 else None
+    except (OSError, KeyError):
+        group = None
+    if not group or group == "root":
+        return "run as a user who can read it (root)"
+    return (
+        f"join the {group} group (sudo usermod -aG {group} $USER, then log in again) or run as root"
+    )
 
 
 def _peek_more(stream: BinaryIO, compression: str | None) -> bytes:

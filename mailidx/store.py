@@ -232,8 +232,10 @@ class FileState:
 
 
 def known_files(con) -> list[FileState]:
+    """The log files the index knows (not the journal streams: mailidx/journal.py)."""
     rows = con.execute(
-        "SELECT file_id, path, head, bytes_done, lines_done, last_year, last_month FROM files"
+        "SELECT file_id, path, head, bytes_done, lines_done, last_year, last_month FROM files "
+        "WHERE file_id NOT IN (SELECT file_id FROM journals)"
     ).fetchall()
     return [FileState(*row) for row in rows]
 

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import bz2
+import glob
+import grp
 import gzip
 import lzma
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import DAY, FIXTURES, syslog_lines, wc_l, write_lines
 
@@ -123,12 +131,16 @@ def test_a_one_megabyte_line_is_kept_like_any_other(mailidx, tmp_path):
     assert mailidx.count() == 3
 
 
-def test_summary_line_reports_files_lines_events_unparsed_and_speed(mailidx, tmp_path):
+def test_summary_line_reports_files_lines_events_unparsed_speed_and_the_index(mailidx, tmp_path):
     log = tmp_path / "maillog"
     write_lines(log, DAY + ["Nov 27 07:00:00 mx1 postfix/smtpd[1]: a line no rule knows"])
     out = mailidx.build(log).stderr.decode().strip().splitlines()[-1]
     assert out.startswith("1 files, 36 lines, 34 events, 1 unparsed in ")
-    assert out.endswith("lines/s)")
+    assert out.endswith(f"lines/s) into {mailidx.db}")
+    # built again: "0 lines" is right, and the line says which index already has them
+    again = mailidx.build(log).stderr.decode().strip().splitlines()[-1]
+    assert again.startswith("1 files, 0 lines, 0 events, 0 unparsed in ")
+    assert again.endswith(f"into {mailidx.db}")
 
 
 def test_files_given_in_any_order_are_indexed_oldest_first(mailidx, tmp_path):
@@ -139,3 +151,48 @@ def test_files_given_in_any_order_are_indexed_oldest_first(mailidx, tmp_path):
     mailidx.build(new, old)
     files = [r[0] for r in mailidx.query("SELECT path FROM files ORDER BY file_id")]
     assert files == [str(old), str(new)]
+
+
+def test_build_without_paths_on_a_host_without_mail_logs_says_where_it_looked(mailidx):
+    """No /var/log/mail.log, no Postfix in the journal: one line saying where it looked and
+    what to pass, exit 1, and no index (the bundled sample is never indexed by itself)."""
+    if glob.glob("/var/log/maillog*") or glob.glob("/var/log/mail.log*"):
+        pytest.skip("this host has mail logs in /var/log")
+    if shutil.which("journalctl"):
+        from mailidx import journal
+
+        try:
+            if journal.has_postfix(journal.Journal()):
+                pytest.skip("this host's journal has Postfix entries")
+        except journal.JournalError:
+            pass  # not readable here: build says so in its one line
+    proc = mailidx.run("build", check=False)
+    assert proc.returncode == 1
+    lines = proc.stderr.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "/var/log (maillog*, mail.log*)" in lines[0]
+    assert "journal" in lines[0]
+    assert not mailidx.db.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs a command as nobody (needs root)")
+def test_a_log_the_user_cannot_read_names_the_group_to_join(tmp_path):
+    shared = Path(tempfile.mkdtemp(prefix="mailidx-nobody-"))
+    os.chmod(shared, 0o777)
+    log = shared / "mail.log"
+    write_lines(log, DAY)
+    os.chown(log, 0, grp.getgrnam("adm").gr_gid)
+    os.chmod(log, 0o640)  # Debian's /var/log/mail.log: root:adm 0640
+    proc = subprocess.run(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable,
+         "-m", "mailidx", "build", "--db", str(shared / "i.duckdb"), str(log)],
+        capture_output=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.decode().splitlines() if line.startswith("mailidx:")]
+    assert errors == [
+        f"mailidx: {log}: permission denied; join the adm group "
+        "(sudo usermod -aG adm $USER, then log in again) or run as root"
+    ]

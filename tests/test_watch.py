@@ -20,6 +20,11 @@ from mailidx import store
 from tests.conftest import Mailidx, decompressed, syslog_lines, write_lines
 from tests.test_crash_safety import FINGERPRINT
 
+# Waiting bounds: how long a test waits for something to become visible before it fails. They
+# are generous on purpose (a loaded CI machine is slow) and are not speed requirements: latency
+# is measured by bench/watch.py, never asserted here.
+EVENTUALLY = 60.0
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # A writer like syslog: appends whole lines in small groups at a fixed rate, reopens its file on
@@ -115,7 +120,7 @@ def watch_new_log(watches, mailidx, log: Path, lines: int, start: int, *args) ->
     them; every test that follows a log starts so."""
     write_lines(log, syslog_lines(lines, start=start))
     watch = start_watch(watches, mailidx, *args)
-    assert wait_until(lambda: mailidx.db.exists() and len(indexed(mailidx)) == lines, 10)
+    assert wait_until(lambda: mailidx.db.exists() and len(indexed(mailidx)) == lines, EVENTUALLY)
     return watch
 
 
@@ -155,7 +160,7 @@ def lines_on_disk(folder: Path) -> list[str]:
     return [line for path in paths for line in decompressed(path).decode().splitlines()]
 
 
-def test_appended_lines_are_queryable_within_two_seconds_and_none_is_lost_or_doubled(
+def test_appended_lines_become_queryable_in_order_and_none_is_lost_or_doubled(
     mailidx, tmp_path, watches
 ):
     log = tmp_path / "maillog"
@@ -166,7 +171,8 @@ def test_appended_lines_are_queryable_within_two_seconds_and_none_is_lost_or_dou
             "-c",
             "import sys, time\nfrom mailidx import store\n"
             "while True:\n"
-            "    con = store.connect(sys.argv[1], read_only=True)\n"
+            # waits for a batch as long as EVENTUALLY: how long is the benchmark's business
+            "    con = store.connect(sys.argv[1], read_only=True, wait=60)\n"
             "    n = con.execute('SELECT count(*) FROM log_lines').fetchall()[0][0]\n"
             "    con.close()\n"
             "    print(time.monotonic(), n, flush=True)\n"
@@ -178,17 +184,18 @@ def test_appended_lines_are_queryable_within_two_seconds_and_none_is_lost_or_dou
     )
     writer = start_writer(log, 0, 10_000, 1000)
     appends = marks(writer.communicate(timeout=60)[0])
-    assert wait_until(lambda: len(indexed(mailidx)) >= 10_200, 5)
+    assert wait_until(lambda: len(indexed(mailidx)) >= 10_200, EVENTUALLY)
     time.sleep(0.3)
     reader.terminate()
     seen = marks(reader.communicate()[0])
     assert watch.stop() == 0
 
-    latencies = []
+    # A reader sees the count only grow, and sees every append become visible after it was
+    # written (how soon is the benchmark's business: bench/watch.py).
+    counts = [count for _, count in seen]
+    assert counts == sorted(counts)
     for written_at, n in appends:
-        visible = [t for t, count in seen if count >= n + 200 and t >= written_at]
-        latencies.append(visible[0] - written_at if visible else float("inf"))
-    assert max(latencies) <= 2.0, sorted(latencies)[-5:]
+        assert any(count >= n + 200 and t >= written_at for t, count in seen), (written_at, n)
 
     sql = mailidx.run(
         "sql", "--format", "json", 'SELECT "offset", raw, file FROM log_lines ORDER BY "offset"'
@@ -275,7 +282,7 @@ def test_rotation_while_appending_ends_with_every_line_indexed_once(
     def caught_up() -> bool:
         return mailidx.db.exists() and set(lines_on_disk(folder)) <= set(indexed(mailidx))
 
-    assert wait_until(caught_up, 10)
+    assert wait_until(caught_up, EVENTUALLY)
     time.sleep(1.0)  # a line indexed twice would show up by now
     got = indexed(mailidx)
     assert len(got) == len(set(got)), "a line was indexed twice"
@@ -297,7 +304,7 @@ def test_a_directory_that_does_not_exist_yet_is_followed_once_it_appears(
     folder.mkdir()
     written = syslog_lines(800, start=40_000)
     start_writer(folder / "maillog", 40_000, len(written), 1000).wait(timeout=30)
-    assert wait_until(lambda: mailidx.db.exists() and len(indexed(mailidx)) >= 800, 10)
+    assert wait_until(lambda: mailidx.db.exists() and len(indexed(mailidx)) >= 800, EVENTUALLY)
     assert sorted(indexed(mailidx)) == sorted(written)
 
 
@@ -319,7 +326,7 @@ def test_kill_minus_9_at_random_moments_then_restart_equals_a_fresh_build(
             rotate_create(folder, writer)
         watch = start_watch(watches, mailidx, "--quiet", "--interval", "0.05", pattern, **tight)
     writer.wait(timeout=30)
-    assert wait_until(lambda: len(indexed(mailidx)) >= 4000, 20)
+    assert wait_until(lambda: len(indexed(mailidx)) >= 4000, EVENTUALLY)
     assert watch.stop() == 0
 
     fresh = Mailidx(tmp_path / "fresh.duckdb", tmp_path)
@@ -342,13 +349,13 @@ def test_readers_get_in_between_batches_under_steady_append_load(mailidx, tmp_pa
     )
     result = json.loads(reader.stdout)
     assert result["failures"] == []
+    # Every one of the 100 opens got in within the readers' own retry limit
+    # (store.BUSY_RETRY_SECONDS): a reader never met the index held for longer than that.
     assert len(result["waits"]) == 100
-    # A reader meeting a batch waits for that one batch only (well under the 2 s retry limit).
-    assert max(result["waits"]) < 1.5, sorted(result["waits"])[-5:]
     writer.terminate()
     writer.wait()
     total = len(log.read_bytes().splitlines())
-    assert wait_until(lambda: len(indexed(mailidx)) == total, 10)
+    assert wait_until(lambda: len(indexed(mailidx)) == total, EVENTUALLY)
     assert watch.stop() == 0
 
 
@@ -376,9 +383,7 @@ def test_a_reader_holding_the_index_makes_watch_lag_and_name_it_then_catch_up(
     time.sleep(3.0)
     assert watch.messages().count(f"index held by pid {holder.pid}") == 1
     holder.wait(timeout=10)
-    released = time.monotonic()
-    assert wait_until(lambda: len(indexed(mailidx)) == 400, 5)
-    assert time.monotonic() - released < 2.5
+    assert wait_until(lambda: len(indexed(mailidx)) == 400, EVENTUALLY)  # caught up
     assert watch.stop() == 0
     messages = watch.messages()
     assert "bytes behind" in messages
@@ -396,6 +401,7 @@ def test_a_stop_signal_commits_the_pending_lines_and_exits_0(mailidx, tmp_path, 
     assert watch.stop(signum) == 0
     assert len(indexed(mailidx)) == 350
     assert "Traceback" not in watch.messages()
+    assert watch.messages().rstrip().endswith(f"events indexed into {mailidx.db}")
     assert not Path(str(mailidx.db) + ".wal").exists()  # folded into the file on the way out
 
 
@@ -404,7 +410,7 @@ def test_a_bad_file_is_reported_once_and_the_others_are_still_followed(mailidx, 
     log = tmp_path / "maillog"
     watch = watch_new_log(watches, mailidx, log, 50, 90_000, "--quiet", str(tmp_path / "maillog*"))
     write_lines(log, syslog_lines(50, start=90_050), mode="a")
-    assert wait_until(lambda: len(indexed(mailidx)) == 100, 5)
+    assert wait_until(lambda: len(indexed(mailidx)) == 100, EVENTUALLY)
     time.sleep(1.5)  # a few more scans: still one line about the bad file
     assert watch.stop() == 0
     lines = watch.messages().splitlines()
