@@ -379,6 +379,10 @@ def query(
     relay: str | None = typer.Option(None, help="Relay host (LIKE) or IP"),
     host: str | None = typer.Option(None, help="Postfix server (syslog host)"),
     limit: int = typer.Option(100, help="At most this many rows"),
+    count: bool = typer.Option(False, "--count", help="Only the number of rows (no --limit)"),
+    by: str | None = typer.Option(
+        None, "--by", help="Count the rows per domain, reason, day or relay (no --limit)"
+    ),
     tz: str | None = typer.Option(None, help="Zone of times without an offset"),
     db: str | None = DbOption,
     fmt: str | None = FormatOption,
@@ -386,6 +390,8 @@ def query(
     """Canned queries: bounced, deferred, rejected, top-domains, reasons, …"""
     from mailidx import queries, store
 
+    if by is not None and by not in queries.BY:
+        raise typer.BadParameter(f"choose one of {', '.join(queries.BY)}", param_hint="--by")
     try:
         if list_ or name is None:
             rows = [
@@ -416,11 +422,18 @@ def query(
                 raise queries.QueryError(
                     f"no reason category {reason!r}; choose one of: {', '.join(names)}"
                 )
-            columns, rows = queries.run(con, q, params)
+            if count or by:
+                con.execute("SET TimeZone = ?", [zone])  # --by day: the user's days
+                columns, rows = queries.count(con, q, params, by)
+            else:
+                columns, rows = queries.run(con, q, params)
         finally:
             con.close()
     except (queries.QueryError, IndexError_) as exc:
         fail(str(exc))
+    if by is None and count and fmt in (None, "table", "csv"):
+        print(rows[0][0])  # the one-line answer
+        return
     output.render(columns, rows, pick_format(fmt))
 
 
@@ -469,7 +482,12 @@ def summary(
     limit: int = typer.Option(10, help="Rows in each top list"),
     tz: str | None = typer.Option(None, help="Zone of times without an offset"),
     db: str | None = DbOption,
-    fmt: str | None = typer.Option(None, "--format", help="table (default) or json"),
+    fmt: str | None = typer.Option(
+        None, "--format", help="table (default), json (every section), csv or jsonl (one --section)"
+    ),
+    section: str | None = typer.Option(
+        None, help="One section only: totals (the default for csv and jsonl), per_day, …"
+    ),
 ) -> None:
     """A pflogsumm-class report: totals, traffic per day and hour, top lists, problems."""
     import json
@@ -477,6 +495,12 @@ def summary(
     from mailidx import queries, store
     from mailidx import summary as summarise
 
+    if fmt not in (None, "table", "json", "csv", "jsonl"):
+        raise typer.BadParameter("choose table, json, csv or jsonl", param_hint="--format")
+    if section is not None and section not in summarise.SECTION_NAMES:
+        raise typer.BadParameter(
+            f"choose one of {', '.join(summarise.SECTION_NAMES)}", param_hint="--section"
+        )
     try:
         zone = tz or local_zone()
         start = queries.parse_when(since, zone) if since else None
@@ -486,12 +510,13 @@ def summary(
         con.close()
     except (queries.QueryError, IndexError_) as exc:
         fail(str(exc))
-    if fmt == "json":
-        print(json.dumps(output.jsonable(report), indent=2))
-    elif fmt in (None, "table"):
-        output.render_summary(report)
+    if fmt in ("csv", "jsonl"):
+        columns, rows = summarise.section_rows(report, section or "totals")
+        output.render(columns, rows, fmt)
+    elif fmt == "json":
+        print(json.dumps(output.jsonable(report[section] if section else report), indent=2))
     else:
-        raise typer.BadParameter("choose table or json", param_hint="--format")
+        output.render_summary(report, section=section)
 
 
 @app.command()

@@ -57,6 +57,22 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+# Columns that hold an envelope address: shown to a person as Postfix writes them, so that the
+# null sender of bounces (stored as '') and an address the log never gave (NULL, e.g. a client
+# refused before MAIL FROM) are not blank cells. csv and json keep the stored values.
+ADDRESS_COLUMNS = ("sender", "recipient")
+
+
+def shown(column: str, value: Any) -> str:
+    """A cell as a person reads it: the null sender as <>, a missing address as (unknown)."""
+    if column in ADDRESS_COLUMNS:
+        if value is None:
+            return "(unknown)"
+        if value == "" and column == "sender":
+            return "<>"
+    return cell_text(value)
+
+
 def render(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
@@ -80,17 +96,27 @@ def render(
 
 
 def render_table(
-    columns: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO, title: str | None = None
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    out: TextIO,
+    title: str | None = None,
+    numeric: Sequence[str] = (),
+    headers: Sequence[str] | None = None,
 ) -> None:
+    """A rich table; ``numeric`` columns are right-aligned and never wrapped, ``headers`` (when
+    given) replace the column names on screen."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title=title, show_lines=False, header_style="bold")
-    for name in columns:
-        table.add_column(Text(safe_text(name)), overflow="fold")
+    for name, header in zip(columns, headers or columns):
+        if name in numeric:
+            table.add_column(Text(safe_text(header)), justify="right", no_wrap=True)
+        else:
+            table.add_column(Text(safe_text(header)), overflow="fold")
     for row in rows:
-        table.add_row(*(Text(safe_text(cell_text(v))) for v in row))
+        table.add_row(*(Text(safe_text(shown(c, v))) for c, v in zip(columns, row)))
     Console(file=out, highlight=False, soft_wrap=False).print(table)
 
 
@@ -167,25 +193,66 @@ def render_stories(stories, out: TextIO | None = None, with_lines: bool = True) 
         console.print()
 
 
-def render_summary(report: dict, out: TextIO | None = None) -> None:
-    """`mailidx summary` for a person: grand totals, traffic, a per-hour bar chart, top lists."""
+def human_bytes(n: int) -> str:
+    """1,536 → 1.5 KiB: a size a person reads at a glance (pflogsumm writes 447812k)."""
+    size, unit = float(n), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            break
+        size /= 1024
+    if unit == "B":
+        return f"{n} B"
+    return f"{size:.0f} {unit}" if abs(size) >= 100 else f"{size:.1f} {unit}"
+
+
+def summary_cell(column: str, value: Any) -> Any:
+    """A summary number for a person: bytes in KiB/MiB/GiB, counts with thousands separators."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if column == "bytes":
+        return human_bytes(value)
+    return f"{value:,}"
+
+
+SUMMARY_SECTIONS = {
+    "top_senders": "top senders by messages",
+    "top_senders_by_size": "top senders by size",
+    "received_by_domain": "messages received by sending domain/host",
+    "top_recipients": "top recipients",
+    "top_recipient_domains": "top recipient domains",
+    "delivery_by_domain": "message delivery by recipient domain",
+    "delays_by_domain": "delivery delays by domain",
+    "deferrals": "deferrals by reason",
+    "bounces": "bounces by reason",
+    "rejects": "rejects by reason",
+    "warnings": "warnings",
+    "fatal": "fatal errors",
+}
+
+
+def render_summary(report: dict, out: TextIO | None = None, section: str | None = None) -> None:
+    """`mailidx summary` for a person: grand totals, traffic, a per-hour bar chart, top lists
+    (or just one ``section`` of them)."""
     from rich.console import Console
 
     out = out or sys.stdout
+    if section not in (None, "totals"):
+        titles = {"per_day": "per-day traffic", "per_hour": "per-hour traffic", **SUMMARY_SECTIONS}
+        return _summary_table(report[section], out, titles[section])
     console = Console(file=out, highlight=False)
-    t = report["totals"]
+    t = {k: summary_cell("", v) for k, v in report["totals"].items()}
     rows = [
         ["received", t["received"]],
         ["delivered", t["delivered"]],
         ["forwarded", t["forwarded"]],
         ["deferred", f"{t['deferred']} ({t['deferrals']} deferrals)"],
         ["bounced", t["bounced"]],
-        ["rejected", f"{t['rejected']} ({t['rejected_pct']}%)"],
+        ["rejected", f"{t['rejected']} ({report['totals']['rejected_pct']}%)"],
         ["reject warnings", t["reject_warnings"]],
         ["held", t["held"]],
         ["discarded", t["discarded"]],
-        ["bytes received", t["bytes_received"]],
-        ["bytes delivered", t["bytes_delivered"]],
+        ["bytes received", human_bytes(report["totals"]["bytes_received"])],
+        ["bytes delivered", human_bytes(report["totals"]["bytes_delivered"])],
         ["senders", t["senders"]],
         ["sending hosts/domains", t["sending_hosts"]],
         ["recipients", t["recipients"]],
@@ -193,11 +260,11 @@ def render_summary(report: dict, out: TextIO | None = None) -> None:
         ["content-filter re-injections (not counted above)", t["filter_reinjections"]],
         ["content-filter hand-offs (not counted above)", t["filter_handoffs"]],
     ]
-    render_table(["grand totals", ""], rows, out)
+    render_table(["grand totals", ""], rows, out, numeric=[""])
+    if section == "totals":
+        return
     for key, title in (("per_day", "per-day traffic"), ("per_hour", "per-hour traffic")):
-        data = report[key]
-        if data:
-            render_table(list(data[0]), [list(r.values()) for r in data], out, title)
+        _summary_table(report[key], out, title)
     hours = {r["hour"]: r["received"] + r["delivered"] for r in report["per_hour"]}
     peak = max(hours.values(), default=0)
     if peak:
@@ -205,21 +272,15 @@ def render_summary(report: dict, out: TextIO | None = None) -> None:
         for hour in range(24):
             n = hours.get(hour, 0)
             bar = "█" * round(40 * n / peak)
-            console.print(f"  {hour:02d}:00 {bar} {n}", markup=False)
-    for key in (
-        "top_senders",
-        "top_senders_by_size",
-        "top_recipients",
-        "top_recipient_domains",
-        "delays_by_domain",
-        "deferrals",
-        "bounces",
-        "rejects",
-        "warnings",
-        "fatal",
-    ):
-        data = report[key]
-        if data:
-            render_table(
-                list(data[0]), [list(r.values()) for r in data], out, key.replace("_", " ")
-            )
+            console.print(f"  {hour:02d}:00 {bar} {n:,}", markup=False)
+    for key, title in SUMMARY_SECTIONS.items():
+        _summary_table(report[key], out, title)
+
+
+def _summary_table(data: list[dict], out: TextIO, title: str) -> None:
+    if data:
+        columns = list(data[0])
+        rows = [[summary_cell(c, r[c]) for c in columns] for r in data]
+        numeric = [c for c in columns if any(isinstance(r[c], (int, float)) for r in data)]
+        headers = [c.replace("_", " ") for c in columns]
+        render_table(columns, rows, out, title, numeric, headers)
