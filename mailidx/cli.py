@@ -81,6 +81,7 @@ def build(
 ) -> None:
     """Index new lines of each log file; re-running adds only what is new."""
     from mailidx import indexer, sources, store
+    from mailidx import paths as moved_files
 
     if not paths:
         paths = sources.default_paths()
@@ -100,6 +101,9 @@ def build(
     with progress_bar(paths, quiet) as progress:
         try:
             report = indexer.build(con, paths, options, progress)
+            # a file rotated since the last run has its new name even when nothing was new in it
+            known = store.known_files(con)
+            moved_files.record(con, moved_files.renamed(known, moved_files.heads(paths)))
         except KeyboardInterrupt:
             con.close()
             fail("interrupted; the index holds every batch committed so far, run build again")
@@ -172,6 +176,9 @@ def watch(
     interval: float = typer.Option(
         0.75, min=0.05, help="Seconds between batches under load (latency against CPU)"
     ),
+    wait: bool = typer.Option(
+        False, "--wait", help="No log file yet: wait for one to appear (default: exit 1)"
+    ),
 ) -> None:
     """Index continuously as the log files grow and rotate; readers get in between batches."""
     import signal
@@ -186,6 +193,9 @@ def watch(
     line = StatusLine(enabled=not quiet and sys.stderr.isatty())
     try:
         watching.check_paths(patterns)
+        if not wait and not watching.expand(patterns):
+            where = "in /var/log (maillog*, mail.log*)" if not paths else "at " + ", ".join(paths)
+            fail(f"no mail logs {where}; give the files to follow, or --wait for them to appear")
         watcher = watching.Watcher(db_path(db), patterns, options, line.notice, line.show)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: watcher.stop())
@@ -234,7 +244,8 @@ class StatusLine:
 
 @app.command()
 def status(db: str | None = DbOption, fmt: str | None = FormatOption) -> None:
-    """Indexed files, offsets, fingerprints, counts, time range and size of the index."""
+    """Indexed files (the path each has now, and the first one if a rotation renamed it),
+    offsets, fingerprints, counts, time range and size of the index."""
     from mailidx import store
 
     path = db_path(db)
@@ -244,7 +255,8 @@ def status(db: str | None = DbOption, fmt: str | None = FormatOption) -> None:
     except IndexError_ as exc:
         fail(str(exc))
     files = con.execute(
-        """SELECT path, bytes_done AS bytes, lines_done AS lines,
+        """SELECT path, CASE WHEN first_path <> path THEN first_path END AS renamed_from,
+                  bytes_done AS bytes, lines_done AS lines,
                   (SELECT count(*) FROM lines l WHERE l.file_id = f.file_id
                       AND kind = 'unparsed') AS unparsed,
                   sha256(head)[:16] AS fingerprint, last_indexed

@@ -120,6 +120,22 @@ def render_table(
     Console(file=out, highlight=False, soft_wrap=False).print(table)
 
 
+def width(out: TextIO) -> int:
+    """The columns a table printed to ``out`` may take (rich's own idea of the terminal)."""
+    from rich.console import Console
+
+    return Console(file=out).width
+
+
+def table_width(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+    """Columns a table needs to show every cell on one line (borders and padding included)."""
+    widths = [len(c) for c in columns]
+    for row in rows:
+        for i, (c, v) in enumerate(zip(columns, row)):
+            widths[i] = max(widths[i], len(safe_text(shown(c, v))))
+    return sum(widths) + 3 * len(widths) + 1
+
+
 def note(message: str) -> None:
     """A note for the user on stderr (never mixed into the data on stdout)."""
     sys.stderr.write(safe_text(message) + "\n")

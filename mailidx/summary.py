@@ -28,11 +28,17 @@ def domain(col: str) -> str:
 # Message instances that re-entered the queue from a content filter (or a relay hop between two
 # indexed hosts) are not new receptions; deliveries that handed a message on to such an
 # instance are not final deliveries.
+# A hand-off is a delivery whose next queue ID is such an instance; `handoffs` has one row per
+# (message, next queue ID) even when the link resolved to two instances of a reused queue ID (its
+# old side links one, its new side the other), so that no delivery is counted twice.
 HOPS = """
 hops AS (
     SELECT f.from_message_key, m.queue_id AS to_queue_id, f.to_message_key
     FROM flows AS f JOIN messages AS m ON m.message_key = f.to_message_key
     WHERE f.link IN ('queued_as', 'relayed')
+),
+handoffs AS (
+    SELECT DISTINCT from_message_key, to_queue_id FROM hops
 )"""
 
 TOTALS = f"""
@@ -44,10 +50,11 @@ received AS (
       AND {RANGE.format(t="first_seen")}
 ),
 attempts AS (
-    SELECT d.*, h.to_message_key IS NOT NULL AS handoff,
+    SELECT d.*, h.from_message_key IS NOT NULL AS handoff,
         d.status = 'sent' AND starts_with(coalesce(d.response, ''), 'forwarded as') AS forward
     FROM deliveries AS d
-    LEFT JOIN hops AS h ON h.from_message_key = d.message_key AND h.to_queue_id = d.next_queue_id
+    LEFT JOIN handoffs AS h
+        ON h.from_message_key = d.message_key AND h.to_queue_id = d.next_queue_id
     WHERE {RANGE.format(t="d.ts")}
 ),
 sizes AS (SELECT message_key, size FROM messages),
@@ -114,12 +121,13 @@ recv AS (
 ),
 att AS (
     SELECT {bucket_d} AS bucket,
-        count(*) FILTER (WHERE d.status = 'sent' AND h.to_message_key IS NULL
+        count(*) FILTER (WHERE d.status = 'sent' AND h.from_message_key IS NULL
             AND NOT starts_with(coalesce(d.response, ''), 'forwarded as')) AS delivered,
         count(*) FILTER (WHERE d.status = 'deferred') AS deferred,
         count(*) FILTER (WHERE d.status = 'bounced') AS bounced
     FROM deliveries AS d
-    LEFT JOIN hops AS h ON h.from_message_key = d.message_key AND h.to_queue_id = d.next_queue_id
+    LEFT JOIN handoffs AS h
+        ON h.from_message_key = d.message_key AND h.to_queue_id = d.next_queue_id
     WHERE {range_d}
     GROUP BY bucket
 ),
@@ -186,10 +194,10 @@ SECTIONS = {
         WITH {HOPS.strip()},
         attempts AS (
             SELECT {domain("d.recipient")} AS domain, d.status, d.delay, m.size,
-                d.status = 'sent' AND h.to_message_key IS NULL
+                d.status = 'sent' AND h.from_message_key IS NULL
                     AND NOT starts_with(coalesce(d.response, ''), 'forwarded as') AS final
             FROM deliveries AS d
-            LEFT JOIN hops AS h
+            LEFT JOIN handoffs AS h
                 ON h.from_message_key = d.message_key AND h.to_queue_id = d.next_queue_id
             LEFT JOIN messages AS m ON m.message_key = d.message_key
             WHERE {RANGE.format(t="d.ts")}

@@ -264,7 +264,7 @@ def test_rotation_while_appending_ends_with_every_line_indexed_once(
     folder.mkdir()
     written = syslog_lines(1500, start=30_000)
     poll = ["--poll"] if "--poll" in style else []
-    start_watch(watches, mailidx, "--quiet", *poll, str(folder / "maillog*"))
+    start_watch(watches, mailidx, "--quiet", "--wait", *poll, str(folder / "maillog*"))
     writer = start_writer(folder / "maillog", 30_000, len(written), 1000)
     # Rotate once watch follows the file (lines in a file deleted before anyone opened it
     # are gone for every reader).
@@ -292,7 +292,7 @@ def test_a_directory_that_does_not_exist_yet_is_followed_once_it_appears(
     mailidx, tmp_path, watches
 ):
     folder = tmp_path / "later"
-    start_watch(watches, mailidx, "--quiet", str(folder / "maillog*"))
+    start_watch(watches, mailidx, "--quiet", "--wait", str(folder / "maillog*"))
     time.sleep(1.0)
     folder.mkdir()
     written = syslog_lines(800, start=40_000)
@@ -311,13 +311,17 @@ def test_kill_minus_9_at_random_moments_then_restart_equals_a_fresh_build(
     tight = {"MAILIDX_BATCH_BYTES": str(48 << 10)}
     rng = random.Random(6)
     writer = start_writer(folder / "maillog", 50_000, 4000, 1000)
-    watch = start_watch(watches, mailidx, "--quiet", "--interval", "0.05", pattern, **tight)
+    watch = start_watch(
+        watches, mailidx, "--quiet", "--wait", "--interval", "0.05", pattern, **tight
+    )
     for kill in range(3):
         time.sleep(rng.uniform(0.7, 1.3))
         watch.kill()
         if kill == 1:
             rotate_create(folder, writer)
-        watch = start_watch(watches, mailidx, "--quiet", "--interval", "0.05", pattern, **tight)
+        watch = start_watch(
+            watches, mailidx, "--quiet", "--wait", "--interval", "0.05", pattern, **tight
+        )
     writer.wait(timeout=30)
     assert wait_until(lambda: len(indexed(mailidx)) >= 4000, 20)
     assert watch.stop() == 0
