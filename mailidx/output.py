@@ -275,6 +275,8 @@ def render_summary(report: dict, out: TextIO | None = None, section: str | None 
         ["recipient hosts/domains", t["recipient_domains"]],
         ["content-filter re-injections (not counted above)", t["filter_reinjections"]],
         ["content-filter hand-offs (not counted above)", t["filter_handoffs"]],
+        ["recipients only the content filter got (not counted above)", t["filter_only_recipients"]],
+        ["their domains (not counted above)", t["filter_only_recipient_domains"]],
     ]
     render_table(["grand totals", ""], rows, out, numeric=[""])
     if section == "totals":
