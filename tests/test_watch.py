@@ -3,7 +3,9 @@ rotates, while other processes read the index."""
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 import os
 import random
@@ -427,3 +429,48 @@ def test_watch_refuses_stdin_and_a_directory_in_one_line(mailidx, tmp_path, path
     assert proc.returncode == 1
     err = proc.stderr.decode()
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_watch_without_log_files_refuses_in_one_line_like_build_unless_wait(
+    mailidx, tmp_path, watches
+):
+    pattern = str(tmp_path / "logs" / "maillog*")
+    proc = mailidx.run("watch", pattern, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == (
+        f"mailidx: no mail logs at {pattern}; give the files to follow, "
+        "or --wait for them to appear\n"
+    )
+    assert not mailidx.db.exists()  # no empty index left behind
+    watch = start_watch(watches, mailidx, "--wait", pattern)
+    assert wait_until(lambda: "waiting for it" in watch.messages(), 10)
+    assert watch.proc.poll() is None
+    assert watch.stop() == 0
+    assert watch.messages().splitlines()[0] == (
+        f"mailidx: nothing to follow yet at {pattern}; waiting for it"
+    )
+
+
+def status_paths(mailidx) -> list[tuple[str, str, str]]:
+    out = mailidx.run("status", "--format", "csv").stdout.decode()
+    return [tuple(row[:3]) for row in csv.reader(io.StringIO(out))][1:]
+
+
+def test_status_follows_a_dateext_rotation_and_its_later_compression(mailidx, tmp_path, watches):
+    """Nothing new is read from the renamed file, or from its .gz: watch still stores the
+    name each file has now, and status shows it beside the name it had first."""
+    log, dated = tmp_path / "maillog", tmp_path / "maillog-20261127"
+    watch = watch_new_log(watches, mailidx, log, 100, 60_000, "--quiet", str(tmp_path / "maillog*"))
+    os.rename(log, dated)
+    write_lines(log, syslog_lines(40, start=60_100))
+    size = str(dated.stat().st_size)
+    moved = [(str(dated), str(log), size), (str(log), "", str(log.stat().st_size))]
+    assert wait_until(lambda: status_paths(mailidx) == moved, 10)
+    gzip_and_remove(dated, Path(f"{dated}.gz"))
+    assert wait_until(lambda: status_paths(mailidx)[0][0] == f"{dated}.gz", 10)
+    assert watch.stop() == 0
+    assert status_paths(mailidx) == [
+        (f"{dated}.gz", str(log), size),
+        (str(log), "", str(log.stat().st_size)),
+    ]
+    assert len(indexed(mailidx)) == 140
