@@ -166,7 +166,7 @@ def render_stories(stories, out: TextIO | None = None, with_lines: bool = True) 
                 (f"  final {m['final']}", "bold"),
             )
             facts = [
-                f"from <{m['sender']}>" if m["sender"] is not None else "",
+                f"from <{m['sender']}>" if m["sender"] is not None else "from (unknown)",
                 f"Message-ID <{m['message_id']}>" if m["message_id"] else "",
                 f"{m['size']} bytes" if m["size"] is not None else "",
                 f"client {m['client_host']}[{m['client_ip']}]" if m["client_ip"] else "",

@@ -198,3 +198,14 @@ def test_tables_show_the_null_sender_as_angle_brackets_and_a_missing_one_as_unkn
     )
     # csv and json keep the stored values: empty
     assert rows(sample, "top-senders")[-1]["sender"] == ""
+
+
+def test_trace_shows_the_null_sender_as_angle_brackets_and_a_missing_one_as_unknown(sample):
+    # smtpd refused this message at end of DATA (size limit), before qmgr logged a sender
+    text = sample.run("trace", "003A320C0B7", "--no-lines").stdout.decode().splitlines()
+    assert text[2].strip().split("  ")[0] == "from (unknown)"
+    bounce = sample.query(
+        "SELECT queue_id FROM messages WHERE origin = 'bounce' ORDER BY first_seen LIMIT 1"
+    )[0][0]
+    text = sample.run("trace", bounce, "--no-lines").stdout.decode()
+    assert "    from <>  " in text
