@@ -190,7 +190,8 @@ class Shell:
                 out.write("\n")
             return
         output.render(columns, rows, self.mode, out)
-        if self.mode == "table" and rows and output.table_width(columns, rows) > output.width(out):
+        on_screen = out is self.out and self.mode == "table"
+        if on_screen and rows and output.table_width(columns, rows) > output.width(out):
             output.note(WIDE_NOTE)
 
     def error(self, message: str) -> None:
