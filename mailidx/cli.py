@@ -151,6 +151,7 @@ def build(
     """Index new lines of each log file (or the journal); re-running adds only what is new."""
     from mailidx import indexer, store
     from mailidx import journal as journals
+    from mailidx import paths as moved_files
 
     zone = tz or local_zone()
     paths = paths or []
@@ -177,6 +178,9 @@ def build(
         try:
             if paths:
                 report = indexer.build(con, paths, options, progress)
+                # a file rotated since the last run has its new name even when nothing was new
+                known = store.known_files(con)
+                moved_files.record(con, moved_files.renamed(known, moved_files.heads(paths)))
             if source is not None:
                 started = time.monotonic()
                 read = journals.build(con, source, options.chunk_bytes, start, _notice)
@@ -273,6 +277,9 @@ def watch(
     interval: float = typer.Option(
         0.75, min=0.05, help="Seconds between batches under load (latency against CPU)"
     ),
+    wait: bool = typer.Option(
+        False, "--wait", help="No log file yet: wait for one to appear (default: exit 1)"
+    ),
 ) -> None:
     """Index continuously as the log files grow and rotate (or as the journal grows); readers
     get in between batches."""
@@ -297,6 +304,13 @@ def watch(
             watcher = journals.Follower(path, source, options, line.notice, line.show, start)
         else:
             watching.check_paths(patterns)
+            if not wait and not watching.expand(patterns):
+                where = (
+                    "in /var/log (maillog*, mail.log*)" if not paths else "at " + ", ".join(paths)
+                )
+                fail(
+                    f"no mail logs {where}; give the files to follow, or --wait for them to appear"
+                )
             watcher = watching.Watcher(path, patterns, options, line.notice, line.show)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: watcher.stop())
@@ -347,7 +361,8 @@ class StatusLine:
 
 @app.command()
 def status(db: str | None = DbOption, fmt: str | None = FormatOption) -> None:
-    """Indexed files, offsets, fingerprints, counts, time range and size of the index."""
+    """Indexed files (the path each has now, and the first one if a rotation renamed it),
+    offsets, fingerprints, counts, time range and size of the index."""
     from mailidx import store
 
     path = db_path(db)
@@ -357,7 +372,8 @@ def status(db: str | None = DbOption, fmt: str | None = FormatOption) -> None:
     except IndexError_ as exc:
         fail(str(exc))
     files = con.execute(
-        """SELECT path, bytes_done AS bytes, lines_done AS lines,
+        """SELECT path, CASE WHEN first_path <> path THEN first_path END AS renamed_from,
+                  bytes_done AS bytes, lines_done AS lines,
                   (SELECT count(*) FROM lines l WHERE l.file_id = f.file_id
                       AND kind = 'unparsed') AS unparsed,
                   sha256(head)[:16] AS fingerprint, last_indexed
@@ -492,6 +508,10 @@ def query(
     relay: str | None = typer.Option(None, help="Relay host (LIKE) or IP"),
     host: str | None = typer.Option(None, help="Postfix server (syslog host)"),
     limit: int = typer.Option(100, help="At most this many rows"),
+    count: bool = typer.Option(False, "--count", help="Only the number of rows (no --limit)"),
+    by: str | None = typer.Option(
+        None, "--by", help="Count the rows per domain, reason, day or relay (no --limit)"
+    ),
     tz: str | None = typer.Option(None, help="Zone of times without an offset"),
     db: str | None = DbOption,
     fmt: str | None = FormatOption,
@@ -499,6 +519,8 @@ def query(
     """Canned queries: bounced, deferred, rejected, top-domains, reasons, …"""
     from mailidx import queries, store
 
+    if by is not None and by not in queries.BY:
+        raise typer.BadParameter(f"choose one of {', '.join(queries.BY)}", param_hint="--by")
     try:
         if list_ or name is None:
             rows = [
@@ -529,11 +551,18 @@ def query(
                 raise queries.QueryError(
                     f"no reason category {reason!r}; choose one of: {', '.join(names)}"
                 )
-            columns, rows = queries.run(con, q, params)
+            if count or by:
+                con.execute("SET TimeZone = ?", [zone])  # --by day: the user's days
+                columns, rows = queries.count(con, q, params, by)
+            else:
+                columns, rows = queries.run(con, q, params)
         finally:
             con.close()
     except (queries.QueryError, IndexError_) as exc:
         fail(str(exc))
+    if by is None and count and fmt in (None, "table", "csv"):
+        print(rows[0][0])  # the one-line answer
+        return
     output.render(columns, rows, pick_format(fmt))
 
 
@@ -582,7 +611,12 @@ def summary(
     limit: int = typer.Option(10, help="Rows in each top list"),
     tz: str | None = typer.Option(None, help="Zone of times without an offset"),
     db: str | None = DbOption,
-    fmt: str | None = typer.Option(None, "--format", help="table (default) or json"),
+    fmt: str | None = typer.Option(
+        None, "--format", help="table (default), json (every section), csv or jsonl (one --section)"
+    ),
+    section: str | None = typer.Option(
+        None, help="One section only: totals (the default for csv and jsonl), per_day, …"
+    ),
 ) -> None:
     """A pflogsumm-class report: totals, traffic per day and hour, top lists, problems."""
     import json
@@ -590,6 +624,12 @@ def summary(
     from mailidx import queries, store
     from mailidx import summary as summarise
 
+    if fmt not in (None, "table", "json", "csv", "jsonl"):
+        raise typer.BadParameter("choose table, json, csv or jsonl", param_hint="--format")
+    if section is not None and section not in summarise.SECTION_NAMES:
+        raise typer.BadParameter(
+            f"choose one of {', '.join(summarise.SECTION_NAMES)}", param_hint="--section"
+        )
     try:
         zone = tz or local_zone()
         start = queries.parse_when(since, zone) if since else None
@@ -599,12 +639,13 @@ def summary(
         con.close()
     except (queries.QueryError, IndexError_) as exc:
         fail(str(exc))
-    if fmt == "json":
-        print(json.dumps(output.jsonable(report), indent=2))
-    elif fmt in (None, "table"):
-        output.render_summary(report)
+    if fmt in ("csv", "jsonl"):
+        columns, rows = summarise.section_rows(report, section or "totals")
+        output.render(columns, rows, fmt)
+    elif fmt == "json":
+        print(json.dumps(output.jsonable(report[section] if section else report), indent=2))
     else:
-        raise typer.BadParameter("choose table or json", param_hint="--format")
+        output.render_summary(report, section=section)
 
 
 @app.command()

@@ -57,6 +57,22 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+# Columns that hold an envelope address: shown to a person as Postfix writes them, so that the
+# null sender of bounces (stored as '') and an address the log never gave (NULL, e.g. a client
+# refused before MAIL FROM) are not blank cells. csv and json keep the stored values.
+ADDRESS_COLUMNS = ("sender", "recipient")
+
+
+def shown(column: str, value: Any) -> str:
+    """A cell as a person reads it: the null sender as <>, a missing address as (unknown)."""
+    if column in ADDRESS_COLUMNS:
+        if value is None:
+            return "(unknown)"
+        if value == "" and column == "sender":
+            return "<>"
+    return cell_text(value)
+
+
 def render(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
@@ -83,24 +99,34 @@ MAX_CELL_LINES = 3  # a long cell (a reply) wraps into this many lines, then is 
 
 
 def render_table(
-    columns: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO, title: str | None = None
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    out: TextIO,
+    title: str | None = None,
+    numeric: Sequence[str] = (),
+    headers: Sequence[str] | None = None,
 ) -> None:
     """A table that fits the terminal: narrow columns keep their width, wide ones share what
-    is left; a cell wraps into at most MAX_CELL_LINES lines and is cut with … after that."""
+    is left; a cell wraps into at most MAX_CELL_LINES lines and is cut with … after that.
+    ``numeric`` columns are right-aligned, ``headers`` (when given) replace the column names on
+    screen."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     console = Console(file=out, highlight=False, soft_wrap=False)
-    header = [safe_text(name) for name in columns]
-    cells = [[safe_text(cell_text(v)) for v in row] for row in rows]
+    header = [safe_text(name) for name in (headers or columns)]
+    cells = [[safe_text(shown(c, v)) for c, v in zip(columns, row)] for row in rows]
     natural = [
         max([len(name), *(_longest_line(row[i]) for row in cells)]) for i, name in enumerate(header)
     ]
     widths = column_widths(natural, console.width - 3 * len(header) - 1)
     table = Table(title=title, show_lines=False, header_style="bold")
-    for name, width in zip(header, widths):
-        table.add_column(Text(name), width=width, no_wrap=True, overflow="ellipsis")
+    for name, column, width in zip(header, columns, widths):
+        justify = "right" if column in numeric else "left"
+        table.add_column(
+            Text(name), width=width, no_wrap=True, overflow="ellipsis", justify=justify
+        )
     for row in cells:
         table.add_row(*(Text(fit_cell(text, width)) for text, width in zip(row, widths)))
     console.print(table)
@@ -139,6 +165,22 @@ def fit_cell(text: str, width: int, max_lines: int = MAX_CELL_LINES) -> str:
         lines = lines[:max_lines]
         lines[-1] = lines[-1][: max(width - 1, 0)] + "…"
     return "\n".join(lines)
+
+
+def width(out: TextIO) -> int:
+    """The columns a table printed to ``out`` may take (rich's own idea of the terminal)."""
+    from rich.console import Console
+
+    return Console(file=out).width
+
+
+def table_width(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+    """Columns a table needs to show every cell on one line (borders and padding included)."""
+    widths = [len(c) for c in columns]
+    for row in rows:
+        for i, (c, v) in enumerate(zip(columns, row)):
+            widths[i] = max(widths[i], len(safe_text(shown(c, v))))
+    return sum(widths) + 3 * len(widths) + 1
 
 
 def note(message: str) -> None:
@@ -200,7 +242,7 @@ def _render_message(say, story, m: dict, with_lines: bool) -> None:
         (f"  final {m['final']}", "bold"),
     )
     facts = [
-        f"from <{m['sender']}>" if m["sender"] is not None else "",
+        f"from <{m['sender']}>" if m["sender"] is not None else "from (unknown)",
         f"Message-ID <{m['message_id']}>" if m["message_id"] else "",
         f"{m['size']} bytes" if m["size"] is not None else "",
         f"client {m['client_host']}[{m['client_ip']}]" if m["client_ip"] else "",
@@ -208,7 +250,7 @@ def _render_message(say, story, m: dict, with_lines: bool) -> None:
     ]
     say(("    " + "  ".join(f for f in facts if f), ""))
     mine = [d for d in story.deliveries if d["message_key"] == m["message_key"]]
-    shown = set()
+    listed = set()
     for r in (r for r in story.recipients if r["message_key"] == m["message_key"]):
         style = {"sent": "green", "bounced": "red", "rejected": "red"}.get(r["status"], "yellow")
         say(
@@ -225,11 +267,11 @@ def _render_message(say, story, m: dict, with_lines: bool) -> None:
         ]
         for i in attempts:
             _render_attempt(say, mine[i])
-        shown.update(attempts)
+        listed.update(attempts)
         if r["response"] and not attempts:  # a refusal or a hold: its line's reason
             say((f"      {r['response']}", "dim"))
     for i, d in enumerate(mine):  # an attempt no recipient row names (none expected)
-        if i not in shown:
+        if i not in listed:
             _render_attempt(say, d)
     for refusal in story.refusals:
         if (refusal["host"], refusal["queue_id"]) == (m["host"], m["queue_id"]):
@@ -280,37 +322,80 @@ def _render_refusal(say, r: dict, with_lines: bool, indent: str) -> None:
         say((f"{indent}  {r['raw']}", ""))
 
 
-def render_summary(report: dict, out: TextIO | None = None) -> None:
-    """`mailidx summary` for a person: grand totals, traffic, a per-hour bar chart, top lists."""
+def human_bytes(n: int) -> str:
+    """1,536 → 1.5 KiB: a size a person reads at a glance (pflogsumm writes 447812k)."""
+    size, unit = float(n), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            break
+        size /= 1024
+    if unit == "B":
+        return f"{n} B"
+    return f"{size:.0f} {unit}" if abs(size) >= 100 else f"{size:.1f} {unit}"
+
+
+def summary_cell(column: str, value: Any) -> Any:
+    """A summary number for a person: bytes in KiB/MiB/GiB, counts with thousands separators."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if column == "bytes":
+        return human_bytes(value)
+    return f"{value:,}"
+
+
+SUMMARY_SECTIONS = {
+    "top_senders": "top senders by messages",
+    "top_senders_by_size": "top senders by size",
+    "received_by_domain": "messages received by sending domain/host",
+    "top_recipients": "top recipients",
+    "top_recipient_domains": "top recipient domains",
+    "delivery_by_domain": "message delivery by recipient domain",
+    "delays_by_domain": "delivery delays by domain",
+    "deferrals": "deferrals by reason",
+    "bounces": "bounces by reason",
+    "rejects": "rejects by reason",
+    "warnings": "warnings",
+    "fatal": "fatal errors",
+}
+
+
+def render_summary(report: dict, out: TextIO | None = None, section: str | None = None) -> None:
+    """`mailidx summary` for a person: grand totals, traffic, a per-hour bar chart, top lists
+    (or just one ``section`` of them)."""
     from rich.console import Console
 
     out = out or sys.stdout
+    if section not in (None, "totals"):
+        titles = {"per_day": "per-day traffic", "per_hour": "per-hour traffic", **SUMMARY_SECTIONS}
+        return _summary_table(report[section], out, titles[section])
     console = Console(file=out, highlight=False)
-    t = report["totals"]
+    t = {k: summary_cell("", v) for k, v in report["totals"].items()}
     rows = [
         ["received", t["received"]],
         ["delivered", t["delivered"]],
         ["forwarded", t["forwarded"]],
         ["deferred", f"{t['deferred']} ({t['deferrals']} deferrals)"],
         ["bounced", t["bounced"]],
-        ["rejected", f"{t['rejected']} ({t['rejected_pct']}%)"],
+        ["rejected", f"{t['rejected']} ({report['totals']['rejected_pct']}%)"],
         ["reject warnings", t["reject_warnings"]],
         ["held", t["held"]],
         ["discarded", t["discarded"]],
-        ["bytes received", t["bytes_received"]],
-        ["bytes delivered", t["bytes_delivered"]],
+        ["bytes received", human_bytes(report["totals"]["bytes_received"])],
+        ["bytes delivered", human_bytes(report["totals"]["bytes_delivered"])],
         ["senders", t["senders"]],
         ["sending hosts/domains", t["sending_hosts"]],
         ["recipients", t["recipients"]],
         ["recipient hosts/domains", t["recipient_domains"]],
         ["content-filter re-injections (not counted above)", t["filter_reinjections"]],
         ["content-filter hand-offs (not counted above)", t["filter_handoffs"]],
+        ["recipients only the content filter got (not counted above)", t["filter_only_recipients"]],
+        ["their domains (not counted above)", t["filter_only_recipient_domains"]],
     ]
-    render_table(["grand totals", ""], rows, out)
+    render_table(["grand totals", ""], rows, out, numeric=[""])
+    if section == "totals":
+        return
     for key, title in (("per_day", "per-day traffic"), ("per_hour", "per-hour traffic")):
-        data = report[key]
-        if data:
-            render_table(list(data[0]), [list(r.values()) for r in data], out, title)
+        _summary_table(report[key], out, title)
     hours = {r["hour"]: r["received"] + r["delivered"] for r in report["per_hour"]}
     peak = max(hours.values(), default=0)
     if peak:
@@ -318,21 +403,15 @@ def render_summary(report: dict, out: TextIO | None = None) -> None:
         for hour in range(24):
             n = hours.get(hour, 0)
             bar = "█" * round(40 * n / peak)
-            console.print(f"  {hour:02d}:00 {bar} {n}", markup=False)
-    for key in (
-        "top_senders",
-        "top_senders_by_size",
-        "top_recipients",
-        "top_recipient_domains",
-        "delays_by_domain",
-        "deferrals",
-        "bounces",
-        "rejects",
-        "warnings",
-        "fatal",
-    ):
-        data = report[key]
-        if data:
-            render_table(
-                list(data[0]), [list(r.values()) for r in data], out, key.replace("_", " ")
-            )
+            console.print(f"  {hour:02d}:00 {bar} {n:,}", markup=False)
+    for key, title in SUMMARY_SECTIONS.items():
+        _summary_table(report[key], out, title)
+
+
+def _summary_table(data: list[dict], out: TextIO, title: str) -> None:
+    if data:
+        columns = list(data[0])
+        rows = [[summary_cell(c, r[c]) for c in columns] for r in data]
+        numeric = [c for c in columns if any(isinstance(r[c], (int, float)) for r in data)]
+        headers = [c.replace("_", " ") for c in columns]
+        render_table(columns, rows, out, title, numeric, headers)

@@ -89,6 +89,40 @@ def run(con, query: Query, params: dict[str, object]):
     return columns, cursor.fetchall()
 
 
+# `--by`: what to count rows by, worked out from a column the query returns (the first of the
+# names given that it has).
+BY = {
+    "domain": (("domain", "recipient"), "lower(split_part({c}, '@', 2))"),
+    "reason": (("reason_category",), "{c}"),
+    "day": (("ts", "last_attempt", "first_seen", "first_attempt"), "strftime({c}, '%Y-%m-%d')"),
+    "relay": (("relay",), "{c}"),
+}
+
+
+def count(con, query: Query, params: dict[str, object], by: str | None = None):
+    """The number of rows the query gives (no --limit), or with ``by`` the rows counted per
+    domain, reason, day or relay: (columns, rows)."""
+    params = {**params, "limit": None} if "limit" in params else params
+    inner = f"(\n{query.sql}\n) AS q"
+    if by is None:
+        return ["count"], con.execute(f"SELECT count(*) AS count FROM {inner}", params).fetchall()
+    if by not in BY:
+        raise QueryError(f"cannot count by {by!r}; choose one of: {', '.join(BY)}")
+    names, expr = BY[by]
+    cursor = con.execute(f"SELECT * FROM {inner} LIMIT 0", params)
+    have = [d[0] for d in cursor.description]
+    column = next((n for n in names if n in have), None)
+    if column is None:
+        raise QueryError(
+            f"query {query.name!r} has no {by} to count by (its columns: {', '.join(have)})"
+        )
+    key = expr.format(c=f'"{column}"')
+    order = "1" if by == "day" else "count DESC, 1 NULLS LAST"  # days in order, others by size
+    sql = f"SELECT {key} AS {by}, count(*) AS count FROM {inner} GROUP BY 1 ORDER BY {order}"
+    cursor = con.execute(sql, params)
+    return [d[0] for d in cursor.description], cursor.fetchall()
+
+
 def reason_names(con) -> list[str]:
     rows = con.execute(
         "SELECT DISTINCT category FROM reason_categories UNION SELECT 'other' ORDER BY 1"

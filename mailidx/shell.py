@@ -29,6 +29,7 @@ KEYWORDS = (
 ).split()
 MODES = ("table", "csv", "json", "jsonl", "line")
 DDL = ("create", "drop", "alter", "comment")
+WIDE_NOTE = "(rows wider than the screen are folded: .mode line shows one column per line)"
 
 
 def state_dir() -> Path:
@@ -185,10 +186,13 @@ class Shell:
             width = max((len(c) for c in columns), default=0)
             for row in rows:
                 for name, value in zip(columns, row):
-                    out.write(f"{name:>{width}} = {output.safe_text(output.cell_text(value))}\n")
+                    out.write(f"{name:>{width}} = {output.safe_text(output.shown(name, value))}\n")
                 out.write("\n")
             return
         output.render(columns, rows, self.mode, out)
+        on_screen = out is self.out and self.mode == "table"
+        if on_screen and rows and output.table_width(columns, rows) > output.width(out):
+            output.note(WIDE_NOTE)
 
     def error(self, message: str) -> None:
         output.note(f"error: {message}")
@@ -199,19 +203,22 @@ class Shell:
         from prompt_toolkit.completion import WordCompleter
         from prompt_toolkit.history import FileHistory, InMemoryHistory
         from prompt_toolkit.key_binding import KeyBindings
+        from prompt_toolkit.key_binding.bindings.completion import (
+            display_completions_like_readline,
+        )
         from prompt_toolkit.lexers import PygmentsLexer
+        from prompt_toolkit.shortcuts import CompleteStyle
         from pygments.lexers.sql import SqlLexer
 
         bindings = KeyBindings()
 
         @bindings.add("tab")
         def _complete(event) -> None:
-            # a multi-line prompt would insert a tab; complete instead, as pgcli does
-            buffer = event.current_buffer
-            if buffer.complete_state:
-                buffer.complete_next()
-            else:
-                buffer.start_completion(select_first=True)
+            # readline's way, as psql and sqlite3 do: Tab completes the common part, Tab again
+            # lists the candidates above a fresh prompt. A pop-up menu would cover the prompt
+            # and the statement above the cursor in a short or narrow pane. (Bound here because
+            # a multi-line prompt would insert a tab.)
+            display_completions_like_readline(event)
 
         @bindings.add("enter")
         def _(event) -> None:
@@ -233,6 +240,7 @@ class Shell:
             key_bindings=bindings,
             history=history,
             completer=completer,
+            complete_style=CompleteStyle.READLINE_LIKE,
             lexer=PygmentsLexer(SqlLexer),
             input=input,
             output=output_,
@@ -290,7 +298,11 @@ def _schema(shell: Shell, args: list[str]) -> None:
     shell.render(["column", "type", "description"], rows, shell.out)
 
 
-@dot("mode", "table|csv|json|jsonl|line", "how results print")
+@dot(
+    "mode",
+    "table|csv|json|jsonl|line",
+    "how results print; line: one column = value per line, best for a wide row",
+)
 def _mode(shell: Shell, args: list[str]) -> None:
     if len(args) != 1 or args[0] not in MODES:
         shell.error(f"use .mode {'|'.join(MODES)} (now {shell.mode})")

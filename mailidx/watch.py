@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 import duckdb
 
-from mailidx import indexer, sources, store
+from mailidx import indexer, paths, sources, store
 from mailidx.sources import Source, SourceError
 
 MAGIC = re.compile(r"[*?[]")
@@ -254,6 +254,7 @@ class Watcher:
         self.followed: dict[tuple[int, int], Followed] = {}
         self.finished: set[tuple] = set()  # signatures of compressed files read to the end
         self.failed: dict[str, tuple] = {}  # path → its signature when it could not be read
+        self.names: list[tuple[str, bytes]] = []  # (path, head) of files renamed since a batch
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.blocked_since: float | None = None
@@ -293,7 +294,7 @@ class Watcher:
             now = time.monotonic()
             self._sync_watches()
             work = self._scan(now)
-            if work and now >= next_at:
+            if (work or self.names) and now >= next_at:
                 try:
                     more = self._batch(work)
                 except Busy as busy:
@@ -337,6 +338,9 @@ class Watcher:
         """Open new files; notice renames, deletions and growth. The files with work, the
         renamed-away ones and then the oldest first."""
         seen = {f.key for f in map(self._follow, expand(self.patterns)) if f is not None}
+        present = [(f.path, f.head) for f in self.followed.values() if f.key in seen and f.head]
+        if paths.renamed(self.known, present):  # stored with the next batch, even with no lines
+            self.names = present
         work, lag, oldest = [], 0, now
         for key, followed in list(self.followed.items()):
             pending = self._look(followed, key in seen, now)
@@ -482,7 +486,7 @@ class Watcher:
     def _batch(self, work: list[Followed], checkpoint: bool = False) -> bool:
         """One batch: open the index, index the files' new lines within the size and time
         bounds, commit, close. True when there is more to read right away."""
-        if not work and not checkpoint:
+        if not work and not checkpoint and not self.names:
             return False
         con = self._open(small=self.status.lag_bytes < SMALL_BATCH)
         more = False
@@ -497,6 +501,8 @@ class Watcher:
                 used, cut = self._index(con, followed, budget, deadline)
                 budget -= used
                 more = more or cut
+            paths.record(con, paths.renamed(self.known, self.names))
+            self.names = []
             if checkpoint or wal_bytes(self.db) > self.options.checkpoint_bytes:
                 con.execute("CHECKPOINT")
         except store.IndexError_ as exc:

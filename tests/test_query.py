@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,85 @@ def test_relative_and_named_times():
     assert parse_when("2026-11-27T10:00", "UTC", now).hour == 10
     with pytest.raises(QueryError):
         parse_when("last tuesday", "UTC", now)
+
+
+def test_count_answers_in_one_line(sample):
+    def count(*args: str) -> str:
+        return sample.run("query", *args, "--count").stdout.decode()
+
+    # "how many size bounces to big.test?" (the lab's 552 5.3.4)
+    assert count("bounced", "--reason", "size", "--domain", "big.test") == "1\n"
+    assert count("bounced", "--reason", "size", "--domain", "gmail.com") == "0\n"
+    assert count("bounced") == "8\n"
+    # no --limit when counting: every row
+    assert count("sent", "--limit", "3") == f"{len(rows(sample, 'sent', '--limit', '1000'))}\n"
+    out = sample.run("query", "bounced", "--count", "--format", "json").stdout
+    assert json.loads(out) == [{"count": 8}]
+
+
+def test_by_counts_rows_per_domain_reason_day_or_relay(sample):
+    def by(*args: str) -> str:
+        return sample.run("query", *args, "--format", "csv").stdout.decode()
+
+    assert (
+        by("bounced", "--by", "domain") == "domain,count\nnouser.test,5\nfull.test,2\nbig.test,1\n"
+    )
+    assert by("bounced", "--by", "reason") == (
+        "reason,count\nunknown_user,5\nmailbox_full,2\nsize,1\n"
+    )
+    assert by("sent", "--by", "day", "--tz", "UTC") == (
+        "day,count\n2026-11-26,30\n2026-11-27,52\n2026-11-28,30\n"
+    )
+    assert by("sent", "--by", "relay", "--since", "2026-11-28", "--tz", "UTC").splitlines() == [
+        "relay,count",
+        "127.0.0.11[127.0.0.11]:34589,11",
+        "local,9",
+        "127.0.0.1[127.0.0.1]:35779,8",
+        "127.0.0.14[127.0.0.14]:38143,2",
+    ]
+
+
+def test_by_what_a_query_does_not_have_is_one_line(sample):
+    proc = sample.run("query", "held", "--by", "relay", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == (
+        "mailidx: query 'held' has no relay to count by (its columns: first_seen, host, "
+        "queue_id, sender, message_id, client_ip, size)\n"
+    )
+    proc = sample.run("query", "bounced", "--by", "week", check=False)
+    assert proc.returncode == 2 and b"choose one of domain, reason, day, relay" in proc.stderr
+
+
+def test_tables_show_the_null_sender_as_angle_brackets_and_a_missing_one_as_unknown(sample):
+    env = sample.env(COLUMNS="120")
+    text = sample.run("query", "top-senders", "--format", "table", env=env).stdout.decode()
+    assert "│ (unknown)            │ 1        │        │ 0             │" in text
+    text = sample.run(
+        "sql",
+        "--format",
+        "table",
+        "SELECT sender, count(*) AS n FROM messages WHERE origin = 'bounce' GROUP BY sender",
+        env=env,
+    ).stdout.decode()
+    assert "│ <>     │ 11 │" in text
+    csv_text = sample.run("query", "rejected", "--format", "csv").stdout.decode()
+    refused = list(csv.DictReader(io.StringIO(csv_text)))
+    wide = sample.env(COLUMNS="400")
+    text = sample.run("query", "rejected", "--format", "table", env=wide).stdout.decode()
+    # a refusal at MAIL FROM has no recipient, one before it no sender either
+    assert text.count("(unknown)") == sum(
+        (r["sender"] == "") + (r["recipient"] == "") for r in refused
+    )
+    # csv and json keep the stored values: empty
+    assert rows(sample, "top-senders")[-1]["sender"] == ""
+
+
+def test_trace_shows_the_null_sender_as_angle_brackets_and_a_missing_one_as_unknown(sample):
+    # smtpd refused this message at end of DATA (size limit), before qmgr logged a sender
+    text = sample.run("trace", "003A320C0B7", "--no-lines").stdout.decode().splitlines()
+    assert text[2].strip().split("  ")[0] == "from (unknown)"
+    bounce = sample.query(
+        "SELECT queue_id FROM messages WHERE origin = 'bounce' ORDER BY first_seen LIMIT 1"
+    )[0][0]
+    text = sample.run("trace", bounce, "--no-lines").stdout.decode()
+    assert "    from <>  " in text

@@ -3,7 +3,9 @@ compression end with every line stored exactly once."""
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import os
 import shutil
 
@@ -100,3 +102,37 @@ def test_a_file_deleted_and_recreated_is_a_new_file(mailidx, tmp_path):
     mailidx.build(log)
     assert sorted(stored(mailidx)) == sorted(a + b)
     assert mailidx.count("files") == 2
+
+
+def status_files(mailidx) -> list[list[str]]:
+    out = mailidx.run("status", "--format", "csv").stdout.decode()
+    return [row[:4] for row in csv.reader(io.StringIO(out))]
+
+
+def test_status_after_a_dateext_rotation_shows_the_path_each_file_has_now(mailidx, tmp_path):
+    """maillog is read to its end, renamed to maillog-20261127 (nothing new in it) and a new
+    maillog begins: status names each file where it is now, and the old name of the moved one."""
+    log, dated = tmp_path / "maillog", tmp_path / "maillog-20261127"
+    write_lines(log, syslog_lines(100))
+    mailidx.build(log)
+    os.rename(log, dated)
+    write_lines(log, syslog_lines(40, start=100))
+    mailidx.build(tmp_path / "maillog-20261127", log)
+    header = ["path", "renamed_from", "bytes", "lines"]
+    assert status_files(mailidx) == [
+        header,
+        [str(dated), str(log), str(dated.stat().st_size), "100"],
+        [str(log), "", str(log.stat().st_size), "40"],
+    ]
+    # delaycompress, a day later: the .gz is the same file, under its new name
+    size = dated.stat().st_size
+    with open(dated, "rb") as f, gzip.open(f"{dated}.gz", "wb") as out:
+        shutil.copyfileobj(f, out)
+    dated.unlink()
+    mailidx.build(f"{dated}.gz", log)
+    assert status_files(mailidx) == [
+        header,
+        [f"{dated}.gz", str(log), str(size), "100"],
+        [str(log), "", str(log.stat().st_size), "40"],
+    ]
+    assert mailidx.count() == 140

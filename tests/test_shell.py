@@ -183,3 +183,96 @@ def test_tab_completes_a_view_name_in_a_real_terminal(index):
         assert screen_has("rows=93")
     finally:
         tmux("kill-session", "-t", name)
+
+
+def test_help_names_mode_line_and_a_table_wider_than_the_screen_points_to_it(
+    index, capsys, monkeypatch
+):
+    monkeypatch.setenv("COLUMNS", "80")
+    out, err = drive(index, ".help\n", capsys)
+    assert ".mode table|csv|json|jsonl|line" in out
+    assert "line: one column = value per line, best for a wide row" in " ".join(
+        part.strip(" │") for part in out.splitlines()
+    ).replace("  ", " ")
+    out, err = drive(index, "SELECT 42 AS n;\n", capsys)
+    assert "│ 42 │" in out and ".mode line" not in err
+    wide = (
+        "SELECT queue_id, sender, recipient, response FROM recipients "
+        "WHERE status = 'bounced' ORDER BY queue_id LIMIT 1;\n"
+    )
+    out, err = drive(index, wide, capsys)
+    assert "│ 14B2E20C281 │" in out
+    assert err.splitlines()[-1] == (
+        "(rows wider than the screen are folded: .mode line shows one column per line)"
+    )
+    out, err = drive(index, ".mode line\n" + wide, capsys)
+    assert out.splitlines() == [
+        " queue_id = 14B2E20C281",
+        "   sender = billing@ok.test",
+        "recipient = x@nouser.test",
+        " response = host 127.0.0.12[127.0.0.12] said: 550 5.1.1 <x@nouser.test>: Recipient "
+        "address rejected: User unknown (in reply to RCPT TO command)",
+        "",
+    ]
+    assert ".mode line" not in err
+
+
+def test_line_mode_shows_the_null_sender_as_angle_brackets(index, capsys):
+    out, _ = drive(
+        index,
+        ".mode line\nSELECT sender FROM messages WHERE origin = 'bounce' LIMIT 1;\n"
+        "SELECT sender FROM rejects WHERE sender IS NULL LIMIT 1;\n",
+        capsys,
+    )
+    assert out.splitlines() == ["sender = <>", "", "sender = (unknown)", ""]
+
+
+def test_completion_lists_above_the_prompt_and_never_covers_it_in_a_small_pane(index):
+    """A 50×8 tmux pane whose prompt is on the last row: Tab lists the candidates above a
+    fresh prompt (readline's way) instead of a pop-up over the statement and the prompt."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("tmux"):
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the terminal test (install tmux)")
+        pytest.skip("tmux is not installed")
+    name = f"mailidx-small-{os.getpid()}"
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(["tmux", *args], capture_output=True, text=True).stdout
+
+    def screen() -> list[str]:
+        return [line.rstrip() for line in tmux("capture-pane", "-t", name, "-p").splitlines()]
+
+    def settles_on(last: list[str], timeout: float = 20) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            lines = [line for line in screen() if line]
+            if lines[-len(last) :] == last:
+                return True
+            time.sleep(0.2)
+        return False
+
+    command = f"env MAILIDX_DB={index.db} {sys.executable} -m mailidx sql"
+    tmux("new-session", "-d", "-s", name, "-x", "50", "-y", "8", command)
+    try:
+        assert settles_on(["mailidx>"])
+        for n in range(3):  # fill the pane: the prompt is on its last row
+            tmux("send-keys", "-t", name, "-l", f"SELECT {n} AS n\\;")
+            tmux("send-keys", "-t", name, "Enter")
+        assert settles_on(["└───┘", "mailidx>"])
+        tmux("send-keys", "-t", name, "-l", "SELECT * FROM message_f")
+        tmux("send-keys", "-t", name, "Tab")
+        assert settles_on(
+            [
+                "message_facts       message_facts_live",
+                "message_facts_cache message_flows",
+                "mailidx> SELECT * FROM message_f",
+            ]
+        )
+        tmux("send-keys", "-t", name, "-l", "lo")
+        tmux("send-keys", "-t", name, "Tab")
+        assert settles_on(["mailidx> SELECT * FROM message_flows"])
+    finally:
+        tmux("kill-session", "-t", name)

@@ -3,7 +3,9 @@ rotates, while other processes read the index."""
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 import os
 import random
@@ -271,7 +273,7 @@ def test_rotation_while_appending_ends_with_every_line_indexed_once(
     folder.mkdir()
     written = syslog_lines(1500, start=30_000)
     poll = ["--poll"] if "--poll" in style else []
-    start_watch(watches, mailidx, "--quiet", *poll, str(folder / "maillog*"))
+    start_watch(watches, mailidx, "--quiet", "--wait", *poll, str(folder / "maillog*"))
     writer = start_writer(folder / "maillog", 30_000, len(written), 1000)
     # Rotate once watch follows the file (lines in a file deleted before anyone opened it
     # are gone for every reader).
@@ -299,7 +301,7 @@ def test_a_directory_that_does_not_exist_yet_is_followed_once_it_appears(
     mailidx, tmp_path, watches
 ):
     folder = tmp_path / "later"
-    start_watch(watches, mailidx, "--quiet", str(folder / "maillog*"))
+    start_watch(watches, mailidx, "--quiet", "--wait", str(folder / "maillog*"))
     time.sleep(1.0)
     folder.mkdir()
     written = syslog_lines(800, start=40_000)
@@ -318,13 +320,17 @@ def test_kill_minus_9_at_random_moments_then_restart_equals_a_fresh_build(
     tight = {"MAILIDX_BATCH_BYTES": str(48 << 10)}
     rng = random.Random(6)
     writer = start_writer(folder / "maillog", 50_000, 4000, 1000)
-    watch = start_watch(watches, mailidx, "--quiet", "--interval", "0.05", pattern, **tight)
+    watch = start_watch(
+        watches, mailidx, "--quiet", "--wait", "--interval", "0.05", pattern, **tight
+    )
     for kill in range(3):
         time.sleep(rng.uniform(0.7, 1.3))
         watch.kill()
         if kill == 1:
             rotate_create(folder, writer)
-        watch = start_watch(watches, mailidx, "--quiet", "--interval", "0.05", pattern, **tight)
+        watch = start_watch(
+            watches, mailidx, "--quiet", "--wait", "--interval", "0.05", pattern, **tight
+        )
     writer.wait(timeout=30)
     assert wait_until(lambda: len(indexed(mailidx)) >= 4000, EVENTUALLY)
     assert watch.stop() == 0
@@ -429,3 +435,48 @@ def test_watch_refuses_stdin_and_a_directory_in_one_line(mailidx, tmp_path, path
     assert proc.returncode == 1
     err = proc.stderr.decode()
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_watch_without_log_files_refuses_in_one_line_like_build_unless_wait(
+    mailidx, tmp_path, watches
+):
+    pattern = str(tmp_path / "logs" / "maillog*")
+    proc = mailidx.run("watch", pattern, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == (
+        f"mailidx: no mail logs at {pattern}; give the files to follow, "
+        "or --wait for them to appear\n"
+    )
+    assert not mailidx.db.exists()  # no empty index left behind
+    watch = start_watch(watches, mailidx, "--wait", pattern)
+    assert wait_until(lambda: "waiting for it" in watch.messages(), 10)
+    assert watch.proc.poll() is None
+    assert watch.stop() == 0
+    assert watch.messages().splitlines()[0] == (
+        f"mailidx: nothing to follow yet at {pattern}; waiting for it"
+    )
+
+
+def status_paths(mailidx) -> list[tuple[str, str, str]]:
+    out = mailidx.run("status", "--format", "csv").stdout.decode()
+    return [tuple(row[:3]) for row in csv.reader(io.StringIO(out))][1:]
+
+
+def test_status_follows_a_dateext_rotation_and_its_later_compression(mailidx, tmp_path, watches):
+    """Nothing new is read from the renamed file, or from its .gz: watch still stores the
+    name each file has now, and status shows it beside the name it had first."""
+    log, dated = tmp_path / "maillog", tmp_path / "maillog-20261127"
+    watch = watch_new_log(watches, mailidx, log, 100, 60_000, "--quiet", str(tmp_path / "maillog*"))
+    os.rename(log, dated)
+    write_lines(log, syslog_lines(40, start=60_100))
+    size = str(dated.stat().st_size)
+    moved = [(str(dated), str(log), size), (str(log), "", str(log.stat().st_size))]
+    assert wait_until(lambda: status_paths(mailidx) == moved, 10)
+    gzip_and_remove(dated, Path(f"{dated}.gz"))
+    assert wait_until(lambda: status_paths(mailidx)[0][0] == f"{dated}.gz", 10)
+    assert watch.stop() == 0
+    assert status_paths(mailidx) == [
+        (f"{dated}.gz", str(log), size),
+        (str(log), "", str(log.stat().st_size)),
+    ]
+    assert len(indexed(mailidx)) == 140
