@@ -203,7 +203,8 @@ def test_tables_show_the_null_sender_as_angle_brackets_and_a_missing_one_as_unkn
 def test_trace_shows_the_null_sender_as_angle_brackets_and_a_missing_one_as_unknown(sample):
     # smtpd refused this message at end of DATA (size limit), before qmgr logged a sender
     text = sample.run("trace", "003A320C0B7", "--no-lines").stdout.decode().splitlines()
-    assert text[2].strip().split("  ")[0] == "from (unknown)"
+    facts = text[text.index(next(line for line in text if "final rejected" in line)) + 1]
+    assert facts.strip().split("  ")[0] == "from (unknown)"
     bounce = sample.query(
         "SELECT queue_id FROM messages WHERE origin = 'bounce' ORDER BY first_seen LIMIT 1"
     )[0][0]
