@@ -467,6 +467,7 @@ def summary(
     since: str | None = typer.Option(None, help="From: 2h, 7d, today, yesterday, ISO time"),
     until: str | None = typer.Option(None, help="Until (same forms as --since)"),
     limit: int = typer.Option(10, help="Rows in each top list"),
+    host: str | None = typer.Option(None, help="Only this Postfix server (syslog host)"),
     tz: str | None = typer.Option(None, help="Zone of times without an offset"),
     db: str | None = DbOption,
     fmt: str | None = typer.Option(None, "--format", help="table (default) or json"),
@@ -482,7 +483,7 @@ def summary(
         start = queries.parse_when(since, zone) if since else None
         end = queries.parse_when(until, zone) if until else None
         con = store.connect(db_path(db), read_only=True)
-        report = summarise.report(con, start, end, limit)
+        report = summarise.report(con, start, end, limit, host)
         con.close()
     except (queries.QueryError, IndexError_) as exc:
         fail(str(exc))
