@@ -99,8 +99,9 @@ def delays(name: str, rows: list[dict]) -> str:
         )
     ax.set_yticks(y, [r["domain"] for r in rows])
     ax.invert_yaxis()
-    ax.set_xscale("symlog", linthresh=1.0)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    if max((float(r["max"]) for r in rows), default=0) > 100:
+        ax.set_xscale("symlog", linthresh=1.0)  # seconds and hours on one axis
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlim(left=0)
     ax.set_xlabel("seconds from reception to delivery")
     ax.grid(axis="x", alpha=0.3)

@@ -73,7 +73,8 @@ class Commands:
 
 
 def _label(bucket: dt.datetime, unit: str) -> str:
-    return bucket.strftime("%H:00" if unit == "hour" else "%m-%d")
+    """An hour as 14:00, midnight and days as 11-27."""
+    return bucket.strftime("%H:00" if unit == "hour" and bucket.hour else "%m-%d")
 
 
 def _change(now: int, before: int | None) -> str:
