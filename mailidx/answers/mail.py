@@ -1,6 +1,6 @@
 """The report as one mail: multipart/alternative with `mailidx summary`'s text and the HTML
-page, the page also attached as a file (for mail clients that do not show inline SVG), handed
-to `sendmail -t` (Postfix's, or any program that takes a message on stdin the same way)."""
+page (base64, so no line of the page is too long for SMTP), handed to `sendmail -t -oi`
+(Postfix's, or any program that takes a message on stdin the same way)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,7 @@ def message(
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = make_msgid(domain="mailidx.report")
     msg.set_content(text, cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", cte="quoted-printable")
-    msg.add_attachment(html.encode(), maintype="text", subtype="html", filename="mail-report.html")
+    msg.add_alternative(html, subtype="html", cte="base64")
     return msg
 
 
