@@ -511,6 +511,7 @@ def report(
 ) -> None:
     """One self-contained HTML page with charts (--html FILE), or mailed (--mail-to ADDR)."""
     import io
+    import threading
 
     from mailidx import queries, store
     from mailidx import summary as summarise
@@ -521,6 +522,7 @@ def report(
         raise typer.BadParameter(
             "give --html FILE (or -) and/or --mail-to ADDR", param_hint="--html"
         )
+    threading.Thread(target=page.preload, daemon=True).start()
     try:
         zone = tz or local_zone()
         start = queries.parse_when(since, zone) if since else None
