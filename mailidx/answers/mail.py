@@ -31,11 +31,13 @@ def message(
 
 
 def send(msg: EmailMessage, sendmail: str = DEFAULT_SENDMAIL) -> None:
-    """`sendmail -t -oi`: the recipients from the To: header; a lone dot is not the end."""
+    """`sendmail -t -oi [-f FROM]`: the recipients from the To: header, a lone dot is not the
+    end, and the envelope sender is the From: address when there is one."""
+    command = [sendmail, "-t", "-oi"]
+    if msg["From"]:
+        command += ["-f", msg["From"]]
     try:
-        proc = subprocess.run(
-            [sendmail, "-t", "-oi"], input=msg.as_bytes(), capture_output=True, timeout=120
-        )
+        proc = subprocess.run(command, input=msg.as_bytes(), capture_output=True, timeout=120)
     except FileNotFoundError:
         raise MailError(f"no sendmail at {sendmail}; install Postfix or pass --sendmail") from None
     except (OSError, subprocess.TimeoutExpired) as exc:
