@@ -182,3 +182,22 @@ def test_log_text_is_shown_as_text(tmp_path, browser):
     warnings = page.evaluate("document.querySelector('#warnings-table').textContent")
     assert "<script>alert(2)</script> hostname &amp; <i>evil</i>" in warnings
     assert "<script>" not in page_file.read_text()
+
+
+def test_report_needs_somewhere_to_go(sample):
+    proc = sample.run("report", check=False)
+    assert proc.returncode == 2 and b"--html" in proc.stderr
+
+
+def test_a_missing_sendmail_is_one_line_and_exit_1(sample, tmp_path):
+    proc = sample.run(
+        "report", "--mail-to", "root@localhost", "--sendmail", str(tmp_path / "none"), check=False
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.decode().count("\n") == 1 and "--sendmail" in proc.stderr.decode()
+
+
+def test_page_to_stdout_for_a_host_with_no_mail(sample):
+    page = sample.run("report", "--html", "-", "--host", "nosuchhost").stdout.decode()
+    assert page.startswith("<!DOCTYPE html>") and "Mail report for nosuchhost" in page
+    assert 'data-key="received" data-value="0"' in page

@@ -11,28 +11,29 @@ from __future__ import annotations
 import datetime as dt
 import shlex
 from importlib.resources import files
+from zoneinfo import ZoneInfo
 
 from mailidx.answers import charts
 from mailidx.answers.report import REASONS, TOPS, TRAFFIC, Window
 
 TOTAL_ROWS = (
-    # key, label, the command that lists it (None: no listing of its own)
-    ("received", "received", ("query", "top-senders")),
-    ("delivered", "delivered", ("query", "sent")),
+    # key, label, the canned query that lists it (None: no listing of its own)
+    ("received", "received", "top-senders"),
+    ("delivered", "delivered", "sent"),
     ("forwarded", "forwarded", None),
-    ("deferred", "deferred (messages)", ("query", "reasons")),
-    ("deferrals", "deferrals (attempts)", ("query", "reasons")),
-    ("bounced", "bounced", ("query", "bounced")),
-    ("rejected", "rejected", ("query", "rejected")),
+    ("deferred", "deferred (messages)", "reasons"),
+    ("deferrals", "deferrals (attempts)", "reasons"),
+    ("bounced", "bounced", "bounced"),
+    ("rejected", "rejected", "rejected"),
     ("reject_warnings", "reject warnings", None),
-    ("held", "held", ("query", "held")),
+    ("held", "held", "held"),
     ("discarded", "discarded", None),
     ("bytes_received", "bytes received", None),
     ("bytes_delivered", "bytes delivered", None),
-    ("senders", "senders", ("query", "top-senders")),
+    ("senders", "senders", "top-senders"),
     ("sending_hosts", "sending hosts/domains", None),
-    ("recipients", "recipients", ("query", "top-recipients")),
-    ("recipient_domains", "recipient domains", ("query", "top-domains")),
+    ("recipients", "recipients", "top-recipients"),
+    ("recipient_domains", "recipient domains", "top-domains"),
 )
 PROBLEMS_SQL = (
     "SELECT ts, host, daemon, severity, text FROM problems WHERE severity {severity} "
@@ -111,7 +112,7 @@ def render(data: dict, win: Window, title: str | None = None) -> str:
             "value": totals[key],
             "previous": previous[key] if previous else None,
             "change": _change(totals[key], previous[key] if previous else None),
-            "command": cmd.query(*what[1:]) if what else "",
+            "command": cmd.query(what) if what else "",
             "size": key.startswith("bytes_"),
         }
         for key, label, what in TOTAL_ROWS
@@ -142,17 +143,9 @@ def render(data: dict, win: Window, title: str | None = None) -> str:
 
 
 def default_title(win: Window) -> str:
-    where = win.host or "all hosts"
-    fmt = "%Y-%m-%d %H:%M"
-    start = win.start.astimezone(charts_zone(win)).strftime(fmt)
-    end = win.end.astimezone(charts_zone(win)).strftime(fmt)
-    return f"Mail report for {where}, {start} to {end}"
-
-
-def charts_zone(win: Window):
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(win.zone)
+    tz = ZoneInfo(win.zone)
+    start, end = (t.astimezone(tz).strftime("%Y-%m-%d %H:%M") for t in (win.start, win.end))
+    return f"Mail report for {win.host or 'all hosts'}, {start} to {end}"
 
 
 def _human_size(n: int) -> str:
