@@ -201,3 +201,20 @@ def test_page_to_stdout_for_a_host_with_no_mail(sample):
     page = sample.run("report", "--html", "-", "--host", "nosuchhost").stdout.decode()
     assert page.startswith("<!DOCTYPE html>") and "Mail report for nosuchhost" in page
     assert 'data-key="received" data-value="0"' in page
+
+
+def test_buckets_are_every_hour_or_local_day_of_the_window():
+    from zoneinfo import ZoneInfo
+
+    from mailidx.answers.report import buckets
+
+    berlin = ZoneInfo("Europe/Berlin")
+    day = dt.datetime(2026, 10, 25, tzinfo=berlin)  # the clocks go back: 25 hours
+    hours = buckets(day, dt.datetime(2026, 10, 26, tzinfo=berlin), "hour", berlin)
+    assert len(hours) == 25 and len(set(hours)) == 25
+    assert hours[0] == day and all(b - a == dt.timedelta(hours=1) for a, b in zip(hours, hours[1:]))
+    week = [b.astimezone(berlin) for b in buckets(day, day + dt.timedelta(days=7), "day", berlin)]
+    assert [b.day for b in week] == [25, 26, 27, 28, 29, 30, 31]
+    assert all(b.hour == 0 for b in week)
+    # a window that starts and ends inside hours still gets both of them
+    assert len(buckets(day.replace(minute=30), day.replace(hour=1, minute=10), "hour", berlin)) == 2

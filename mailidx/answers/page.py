@@ -81,7 +81,7 @@ def preload() -> None:
 
 
 def _label(bucket: dt.datetime, unit: str) -> str:
-    """An hour as 14:00, midnight and days as 11-27."""
+    """An hour as 14:00, midnight and days as 11-27 (``bucket`` in the page's zone)."""
     return bucket.strftime("%H:00" if unit == "hour" and bucket.hour else "%m-%d")
 
 
@@ -103,7 +103,8 @@ def render(data: dict, win: Window, title: str | None = None) -> str:
     env.filters["secs"] = lambda v: f"{float(v):,.1f} s"
     template = env.from_string(files("mailidx.answers").joinpath("report.html").read_text())
     cmd = Commands(win)
-    labels = [_label(b, win.unit) for b in win.buckets]
+    local = [b.astimezone(ZoneInfo(win.zone)) for b in win.buckets]
+    labels = [_label(b, win.unit) for b in local]
     totals, previous = data["totals"], data["previous"]
     rows = [
         {
@@ -130,6 +131,7 @@ def render(data: dict, win: Window, title: str | None = None) -> str:
         title=title or default_title(win),
         win=win,
         labels=labels,
+        local=local,
         rows=rows,
         data=data,
         svg=svg,

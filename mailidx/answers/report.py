@@ -62,24 +62,22 @@ def window(con, since, until, host, zone: str, now: dt.datetime | None = None) -
 
 
 def buckets(start: dt.datetime, end: dt.datetime, unit: str, tz: ZoneInfo) -> list[dt.datetime]:
-    """Every hour (in UTC steps) or local day that the window [start, end) touches."""
+    """Every hour or local day that the window [start, end) touches, as UTC instants: the
+    hour a clock repeats when it goes back is two buckets, not one."""
+    utc = dt.timezone.utc
     local = start.astimezone(tz)
+    out = []
     if unit == "hour":
-        at = local.replace(minute=0, second=0, microsecond=0).astimezone(dt.timezone.utc)
-        step = dt.timedelta(hours=1)
-        out = []
+        at = local.replace(minute=0, second=0, microsecond=0).astimezone(utc)
         while at < end:
-            out.append(at.astimezone(tz))
-            at += step
+            out.append(at)
+            at += dt.timedelta(hours=1)
         return out
     day = local.date()
-    out = []
-    while True:
-        at = dt.datetime.combine(day, dt.time(), tz)
-        if at >= end:
-            return out
+    while (at := dt.datetime.combine(day, dt.time(), tz).astimezone(utc)) < end:
         out.append(at)
         day += dt.timedelta(days=1)
+    return out
 
 
 def totals(con, since, until, host) -> dict:
@@ -100,7 +98,7 @@ def gather(con, win: Window, limit: int = 10, failed_limit: int = 200) -> dict:
 
     traffic = {name: [0] * n for name in TRAFFIC}
     for row in _dicts(con.execute(_sql("traffic"), {**p, "unit": win.unit})):
-        i = at.get(row["bucket"])
+        i = at.get(row["bucket"].astimezone(dt.timezone.utc))
         if i is not None:
             for name in TRAFFIC:
                 traffic[name][i] = row[name]
@@ -108,7 +106,7 @@ def gather(con, win: Window, limit: int = 10, failed_limit: int = 200) -> dict:
     reasons: dict[str, dict[str, list[int]]] = {what: {} for what in REASONS}
     for row in _dicts(con.execute(_sql("reasons"), {**p, "unit": win.unit})):
         series = reasons[row["what"]].setdefault(row["reason_category"] or "other", [0] * n)
-        i = at.get(row["bucket"])
+        i = at.get(row["bucket"].astimezone(dt.timezone.utc))
         if i is not None:
             series[i] += row["n"]
 
