@@ -69,6 +69,8 @@ def slug(text: str) -> str:
 
 def over_time(name: str, labels: list[str], series: dict[str, list[int]], ylabel: str) -> str:
     """One line per series over the window's buckets (hours or days)."""
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = _figure()
     x = list(range(len(labels)))
     for i, (key, values) in enumerate(series.items()):
@@ -82,8 +84,10 @@ def over_time(name: str, labels: list[str], series: dict[str, list[int]], ylabel
             label=key,
             gid=f"series-{name}-{slug(key)}",
         )
-    step = max(1, len(labels) // 12)
+    # few ticks: making and measuring tick labels is most of matplotlib's time here
+    step = max(1, -(-len(labels) // 8))
     ax.set_xticks(x[::step], labels[::step])
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     ax.set_ylabel(ylabel)
     ax.set_ylim(bottom=0)
     ax.grid(axis="y", alpha=0.3)

@@ -90,8 +90,10 @@ def _change(now: int, before: int | None) -> str:
         return ""
     if before == 0:
         return "new" if now else "="
+    if now == before:
+        return "="
     pct = 100 * (now - before) / before
-    return "=" if pct == 0 else f"{pct:+.0f}%"
+    return f"{pct:+.0f}%" if abs(pct) >= 0.5 else "±0%"
 
 
 def render(data: dict, win: Window, title: str | None = None) -> str:
