@@ -3,6 +3,7 @@
 #   postfix (>= 3.4, for maillog_file/postlogd), pflogsumm, swaks; tmux for the shell test;
 #   systemd (journalctl) and systemd-journal-remote, which turns the journal tests' entries
 #   into real .journal files (tests/journals.py) without a running journald.
+#   chromium (headless, driven over its DevTools protocol) for the report's browser test.
 # Idempotent and non-interactive. Run as root (or with sudo available).
 #
 # The lab runs its OWN private Postfix instance on loopback ports (postfix -c DIR start);
@@ -21,7 +22,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-PKGS=(postfix pflogsumm swaks tmux systemd systemd-journal-remote)
+PKGS=(postfix pflogsumm swaks tmux systemd systemd-journal-remote chromium)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -19,6 +19,7 @@ to PHASES. Phases run in PHASES order; --phases picks a subset.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import json
 import os
@@ -297,7 +298,10 @@ qid, mid = con.execute(
 address = con.execute(
     "select recipient from recipients group by recipient having count(*) = 1 "
     "order by recipient limit 1 offset 10").fetchall()[0][0]
-print(json.dumps({"qid": qid, "mid": mid, "address": address}))
+day = con.execute(
+    "select strftime(ts at time zone 'UTC', '%Y-%m-%d') as d from log_lines "
+    "group by d order by count(*) desc, d limit 1").fetchall()[0][0]
+print(json.dumps({"qid": qid, "mid": mid, "address": address, "day": day}))
 """
 
 COMMAND_RUNS = 7  # per command, after one warm-up run; the median is reported
@@ -345,6 +349,21 @@ def phase_commands(ctx: Context) -> None:
     for n in names:
         commands[f"query {n}"] = ([str(ctx.mailidx), "query", n, "--format", "csv"], env)
     commands["summary"] = ([str(ctx.mailidx), "summary", "--format", "json"], env)
+    day = dt.date.fromisoformat(terms["day"])
+    window = ["--since", str(day), "--until", str(day + dt.timedelta(days=1)), "--tz", "UTC"]
+    commands[f"summary {day} (busiest day)"] = (
+        [str(ctx.mailidx), "summary", "--format", "json", *window],
+        env,
+    )
+    page = ctx.workdir / "report.html"
+    commands[f"report {day} (busiest day)"] = (
+        [str(ctx.mailidx), "report", "--html", str(page), *window],
+        env,
+    )
+    commands["report (whole log, per day)"] = (
+        [str(ctx.mailidx), "report", "--html", str(page)],
+        env,
+    )
     timings = {}
     for label, (cmd, cmd_env) in commands.items():
         runs = [run_child(cmd, env=cmd_env) for _ in range(COMMAND_RUNS + 1)][1:]

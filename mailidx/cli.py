@@ -609,6 +609,7 @@ def summary(
     since: str | None = typer.Option(None, help="From: 2h, 7d, today, yesterday, ISO time"),
     until: str | None = typer.Option(None, help="Until (same forms as --since)"),
     limit: int = typer.Option(10, help="Rows in each top list"),
+    host: str | None = typer.Option(None, help="Only this Postfix server (syslog host)"),
     tz: str | None = typer.Option(None, help="Zone of times without an offset"),
     db: str | None = DbOption,
     fmt: str | None = typer.Option(
@@ -635,7 +636,7 @@ def summary(
         start = queries.parse_when(since, zone) if since else None
         end = queries.parse_when(until, zone) if until else None
         con = store.connect(db_path(db), read_only=True)
-        report = summarise.report(con, start, end, limit)
+        report = summarise.report(con, start, end, limit, host)
         con.close()
     except (queries.QueryError, IndexError_) as exc:
         fail(str(exc))
@@ -646,6 +647,66 @@ def summary(
         print(json.dumps(output.jsonable(report[section] if section else report), indent=2))
     else:
         output.render_summary(report, section=section)
+
+
+@app.command()
+def report(
+    html: str | None = typer.Option(None, "--html", help="Write the page to FILE (- = stdout)"),
+    since: str | None = typer.Option(None, help="From: 2h, 7d, today, yesterday, ISO time"),
+    until: str | None = typer.Option(None, help="Until (same forms as --since)"),
+    host: str | None = typer.Option(None, help="Only this Postfix server (syslog host)"),
+    limit: int = typer.Option(10, help="Rows in each top list"),
+    mail_to: list[str] = typer.Option(None, "--mail-to", help="Mail the report to ADDR"),
+    mail_from: str | None = typer.Option(None, "--mail-from", help="From: of the mail"),
+    subject: str | None = typer.Option(None, help="Title of the page and Subject: of the mail"),
+    sendmail: str = typer.Option("/usr/sbin/sendmail", help="Program that sends the mail (-t)"),
+    tz: str | None = typer.Option(None, help="Zone of times without an offset, and of the page"),
+    db: str | None = DbOption,
+) -> None:
+    """One self-contained HTML page with charts (--html FILE), or mailed (--mail-to ADDR)."""
+    import io
+    import threading
+
+    from mailidx import queries, store
+    from mailidx import summary as summarise
+    from mailidx.answers import mail, page
+    from mailidx.answers import report as reporting
+
+    if not html and not mail_to:
+        raise typer.BadParameter(
+            "give --html FILE (or -) and/or --mail-to ADDR", param_hint="--html"
+        )
+    threading.Thread(target=page.preload, daemon=True).start()
+    try:
+        zone = tz or local_zone()
+        start = queries.parse_when(since, zone) if since else None
+        end = queries.parse_when(until, zone) if until else None
+        con = store.connect(db_path(db), read_only=True)
+        try:
+            win = reporting.window(con, start, end, host, zone)
+            data = reporting.gather(con, win, limit)
+            text = None
+            if mail_to:
+                text = io.StringIO()
+                output.render_summary(summarise.report(con, start, end, limit, host), text)
+        finally:
+            con.close()
+    except (queries.QueryError, IndexError_) as exc:
+        fail(str(exc))
+    title = subject or page.default_title(win)
+    document = page.render(data, win, title)
+    if html == "-":
+        sys.stdout.write(document)
+    elif html:
+        try:
+            Path(html).write_text(document, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {html}: {exc.strerror}")
+    if mail_to:
+        try:
+            mail.send(mail.message(mail_to, title, text.getvalue(), document, mail_from), sendmail)
+        except mail.MailError as exc:
+            fail(str(exc))
 
 
 @app.command()

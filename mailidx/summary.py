@@ -3,12 +3,16 @@
 The grand totals count what happened to mail, once: a content filter's re-injection is not a
 second reception, and the hand-off to the filter is not a delivery (pflogsumm counts both; the
 README says how the two sets of numbers relate). Every query takes $since and $until (NULL for
-open ends).
+open ends), and $host (NULL for every host): the syslog host of the
+rows counted, on the same relation as the time column.
 """
 
 from __future__ import annotations
 
-RANGE = "($since IS NULL OR {t} >= $since) AND ($until IS NULL OR {t} < $until)"
+RANGE = (
+    "($since IS NULL OR {t} >= $since) AND ($until IS NULL OR {t} < $until)"
+    " AND ($host IS NULL OR {h} = $host)"
+)
 
 
 def address(col: str) -> str:
@@ -47,7 +51,7 @@ received AS (
     SELECT * FROM messages
     WHERE origin NOT IN ('bounce', 'local')
       AND message_key NOT IN (SELECT to_message_key FROM hops)
-      AND {RANGE.format(t="first_seen")}
+      AND {RANGE.format(t="first_seen", h="host")}
 ),
 attempts AS (
     SELECT d.*, h.from_message_key IS NOT NULL AS handoff,
@@ -55,7 +59,7 @@ attempts AS (
     FROM deliveries AS d
     LEFT JOIN handoffs AS h
         ON h.from_message_key = d.message_key AND h.to_queue_id = d.next_queue_id
-    WHERE {RANGE.format(t="d.ts")}
+    WHERE {RANGE.format(t="d.ts", h="d.host")}
 ),
 sizes AS (SELECT message_key, size FROM messages),
 delivered AS (
@@ -66,7 +70,7 @@ handed AS (
     SELECT * FROM attempts WHERE status = 'sent' AND handoff
 ),
 refused AS (
-    SELECT * FROM rejects WHERE {RANGE.format(t="ts")}
+    SELECT * FROM rejects WHERE {RANGE.format(t="ts", h="host")}
 )
 SELECT
     (SELECT count(*) FROM received) AS received,
@@ -92,13 +96,16 @@ SELECT
         FROM received WHERE sender IS NOT NULL AND size IS NOT NULL) AS sending_hosts,
     (SELECT count(DISTINCT {address("recipient")}) FROM delivered) AS recipients,
     (SELECT count(DISTINCT {domain("recipient")}) FROM delivered) AS recipient_domains,
-    (SELECT count(*) FROM messages WHERE final = 'held') AS held_now,
+    (SELECT count(*) FROM messages WHERE final = 'held' AND ($host IS NULL OR host = $host))
+        AS held_now,
     -- what pflogsumm counts as well: re-injections as receptions, hand-offs as deliveries
     (SELECT count(*) FROM messages WHERE origin NOT IN ('bounce', 'local')
-        AND message_key IN (SELECT to_message_key FROM hops) AND {RANGE.format(t="first_seen")})
+        AND message_key IN (SELECT to_message_key FROM hops)
+        AND {RANGE.format(t="first_seen", h="host")})
         AS filter_reinjections,
     (SELECT coalesce(sum(size), 0) FROM messages WHERE origin NOT IN ('bounce', 'local')
-        AND message_key IN (SELECT to_message_key FROM hops) AND {RANGE.format(t="first_seen")})
+        AND message_key IN (SELECT to_message_key FROM hops)
+        AND {RANGE.format(t="first_seen", h="host")})
         AS filter_reinjected_bytes,
     (SELECT count(*) FROM handed) AS filter_handoffs,
     (SELECT coalesce(sum(s.size), 0) FROM handed AS a LEFT JOIN sizes AS s USING (message_key))
@@ -154,31 +161,31 @@ def traffic_sql(unit: str) -> str:
         bucket=bucket("first_seen"),
         bucket_d=bucket("d.ts"),
         bucket_r=bucket("ts"),
-        range_m=RANGE.format(t="first_seen"),
-        range_d=RANGE.format(t="d.ts"),
-        range_r=RANGE.format(t="ts"),
+        range_m=RANGE.format(t="first_seen", h="host"),
+        range_d=RANGE.format(t="d.ts", h="d.host"),
+        range_r=RANGE.format(t="ts", h="host"),
     )
 
 
 SECTIONS = {
     "top_senders": f"""
         SELECT sender, count(*) AS messages, coalesce(sum(size), 0) AS bytes FROM messages
-        WHERE origin NOT IN ('bounce', 'local') AND {RANGE.format(t="first_seen")}
+        WHERE origin NOT IN ('bounce', 'local') AND {RANGE.format(t="first_seen", h="host")}
         GROUP BY sender ORDER BY messages DESC, bytes DESC, sender LIMIT $limit""",
     "top_senders_by_size": f"""
         SELECT sender, count(*) AS messages, coalesce(sum(size), 0) AS bytes FROM messages
-        WHERE origin NOT IN ('bounce', 'local') AND {RANGE.format(t="first_seen")}
+        WHERE origin NOT IN ('bounce', 'local') AND {RANGE.format(t="first_seen", h="host")}
         GROUP BY sender ORDER BY bytes DESC, messages DESC, sender LIMIT $limit""",
     "top_recipients": f"""
         SELECT {address("recipient")} AS recipient, count(*) AS messages,
             count(*) FILTER (WHERE status = 'sent') AS sent FROM recipients
-        WHERE {RANGE.format(t="last_attempt")}
+        WHERE {RANGE.format(t="last_attempt", h="host")}
         GROUP BY 1 ORDER BY messages DESC, recipient LIMIT $limit""",
     "top_recipient_domains": f"""
         SELECT lower(split_part(r.recipient, '@', 2)) AS domain, count(*) AS recipients,
             coalesce(sum(m.size), 0) AS bytes
         FROM recipients AS r JOIN messages AS m USING (message_key)
-        WHERE r.status = 'sent' AND {RANGE.format(t="r.last_attempt")}
+        WHERE r.status = 'sent' AND {RANGE.format(t="r.last_attempt", h="r.host")}
         GROUP BY 1 ORDER BY recipients DESC, domain LIMIT $limit""",
     "received_by_domain": f"""
         WITH {HOPS.strip()}
@@ -188,7 +195,7 @@ SECTIONS = {
         FROM messages
         WHERE origin NOT IN ('bounce', 'local') AND sender IS NOT NULL
           AND message_key NOT IN (SELECT to_message_key FROM hops)
-          AND {RANGE.format(t="first_seen")}
+          AND {RANGE.format(t="first_seen", h="host")}
         GROUP BY 1 ORDER BY messages DESC, bytes DESC, domain LIMIT $limit""",
     "delivery_by_domain": f"""
         WITH {HOPS.strip()},
@@ -200,7 +207,7 @@ SECTIONS = {
             LEFT JOIN handoffs AS h
                 ON h.from_message_key = d.message_key AND h.to_queue_id = d.next_queue_id
             LEFT JOIN messages AS m ON m.message_key = d.message_key
-            WHERE {RANGE.format(t="d.ts")}
+            WHERE {RANGE.format(t="d.ts", h="d.host")}
         )
         SELECT domain, count(*) FILTER (WHERE final) AS delivered,
             coalesce(sum(size) FILTER (WHERE final), 0) AS bytes,
@@ -215,29 +222,29 @@ SECTIONS = {
         SELECT lower(split_part(recipient, '@', 2)) AS domain, count(*) AS deliveries,
             round(avg(delay), 2) AS avg_s, round(quantile_cont(delay, 0.5), 2) AS p50_s,
             round(quantile_cont(delay, 0.95), 2) AS p95_s, max(delay) AS max_s
-        FROM deliveries WHERE status = 'sent' AND {RANGE.format(t="ts")}
+        FROM deliveries WHERE status = 'sent' AND {RANGE.format(t="ts", h="host")}
         GROUP BY 1 ORDER BY deliveries DESC, domain LIMIT $limit""",
     "deferrals": f"""
         SELECT reason_category, count(*) AS deferrals, count(DISTINCT message_key) AS messages,
             any_value(response) AS example
-        FROM deliveries WHERE status = 'deferred' AND {RANGE.format(t="ts")}
+        FROM deliveries WHERE status = 'deferred' AND {RANGE.format(t="ts", h="host")}
         GROUP BY 1 ORDER BY deferrals DESC, reason_category LIMIT $limit""",
     "bounces": f"""
         SELECT reason_category, dsn, count(*) AS bounces, any_value(response) AS example
-        FROM deliveries WHERE status = 'bounced' AND {RANGE.format(t="ts")}
+        FROM deliveries WHERE status = 'bounced' AND {RANGE.format(t="ts", h="host")}
         GROUP BY 1, 2 ORDER BY bounces DESC, reason_category, dsn LIMIT $limit""",
     "rejects": f"""
         SELECT reason_category, stage, count(*) AS rejects, any_value(reason) AS example
         FROM rejects WHERE kind IN ('reject', 'milter_reject', 'proxy_reject')
-          AND {RANGE.format(t="ts")}
+          AND {RANGE.format(t="ts", h="host")}
         GROUP BY 1, 2 ORDER BY rejects DESC, reason_category, stage LIMIT $limit""",
     "warnings": f"""
         SELECT daemon, text, count(*) AS n FROM problems
-        WHERE severity = 'warning' AND {RANGE.format(t="ts")}
+        WHERE severity = 'warning' AND {RANGE.format(t="ts", h="host")}
         GROUP BY 1, 2 ORDER BY n DESC, daemon, text LIMIT $limit""",
     "fatal": f"""
         SELECT daemon, text, count(*) AS n FROM problems
-        WHERE severity IN ('fatal', 'panic', 'error') AND {RANGE.format(t="ts")}
+        WHERE severity IN ('fatal', 'panic', 'error') AND {RANGE.format(t="ts", h="host")}
         GROUP BY 1, 2 ORDER BY n DESC, daemon, text LIMIT $limit""",
 }
 
@@ -247,8 +254,8 @@ def _dicts(cursor) -> list[dict]:
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def report(con, since=None, until=None, limit: int = 10) -> dict:
-    params = {"since": since, "until": until}
+def report(con, since=None, until=None, limit: int = 10, host: str | None = None) -> dict:
+    params = {"since": since, "until": until, "host": host}
     totals = _dicts(con.execute(TOTALS, params))[0]
     accepted = totals["delivered"] + totals["rejected"] + totals["discarded"]
     totals["rejected_pct"] = round(100 * totals["rejected"] / accepted, 1) if accepted else 0.0

@@ -77,3 +77,13 @@ def test_installed_wheel_finds_its_schema_and_builds_an_index(tmp_path):
         check=True,
     ).stdout.splitlines()
     assert int(out[1]) > 50
+    # the report's SQL (sql/report/) and page template (mailidx/answers/report.html) came too
+    page = subprocess.run(
+        [sys.executable, "-m", "mailidx", "report", "--html", "-"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert page.returncode == 0, page.stderr
+    assert page.stdout.startswith("<!DOCTYPE html>") and page.stdout.count("<svg") == 5

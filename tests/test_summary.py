@@ -265,3 +265,29 @@ def test_the_null_and_an_unknown_sender_are_not_blank_rows(sample):
     text = table(sample, "--section", "top_senders", "--limit", "100")
     assert "│ (unknown)            │        1 │      0 B │" in text
     assert "│          │" not in text
+
+
+@pytest.fixture(scope="module")
+def two_hosts(tmp_path_factory):
+    """The sample's host `mx`, and its last file again as written by a second host `relay2`."""
+    from tests.conftest import Mailidx
+
+    tmp = tmp_path_factory.mktemp("two")
+    relay2 = tmp / "relay2.log"
+    relay2.write_text((EXAMPLES / "maillog").read_text().replace(" mx postfix", " relay2 postfix"))
+    idx = Mailidx(tmp / "index.duckdb", tmp)
+    idx.build(*sorted(EXAMPLES.glob("maillog*")), relay2, "--year", "2026")
+    return idx
+
+
+def test_host_narrows_the_summary_to_one_server(two_hosts):
+    both = summary(two_hosts)
+    mx = summary(two_hosts, "--host", "mx")
+    relay2 = summary(two_hosts, "--host", "relay2")
+    counted = ("received", "delivered", "deferrals", "bounced", "rejected", "bytes_received")
+    for key in counted:
+        assert mx["totals"][key] + relay2["totals"][key] == both["totals"][key], key
+    assert 0 < relay2["totals"]["received"] < mx["totals"]["received"]
+    per_day = {r["day"]: r["received"] for r in relay2["per_day"]}
+    assert per_day == {"2026-11-28": relay2["totals"]["received"]}
+    assert summary(two_hosts, "--host", "nosuchhost")["totals"]["received"] == 0

@@ -1,0 +1,9 @@
+-- Envelope senders by messages received ($by = 'count') or by bytes ($by = 'size').
+SELECT sender AS name, count(*) AS messages, coalesce(sum(size), 0)::BIGINT AS bytes
+FROM messages
+WHERE origin NOT IN ('bounce', 'local') AND first_seen >= $since AND first_seen < $until
+  AND ($host IS NULL OR host = $host)
+GROUP BY sender
+ORDER BY CASE WHEN $by = 'size' THEN sum(size) ELSE count(*) END DESC NULLS LAST, count(*) DESC,
+    sum(size) DESC NULLS LAST, name
+LIMIT $limit
