@@ -324,12 +324,14 @@ def frozen_before(con) -> str | None:
 
 def lake_holds(con, lake: str, before: str) -> list[str]:
     """The partitions before day ``before`` that the index has and the lake does not hold as
-    they are in the index (missing or different): empty when the lake holds them all."""
+    they are in the index (missing or different): empty when the lake holds them all. Days an
+    earlier prune froze are not compared: the index keeps only part of them."""
     manifests = read_manifests(lake)
+    frozen = frozen_before(con) or ""
     missing = []
     for table in TABLES:
         for (host, day), info in sorted(fingerprints(con, table).items()):
-            if day == NULL_PARTITION or day >= before:
+            if day == NULL_PARTITION or day >= before or day < frozen:
                 continue
             held = manifests.get(host, {}).get("tables", {}).get(table, {}).get("days", {})
             if held.get(day) != info:
