@@ -165,9 +165,18 @@ def _derived_views(dialect: str) -> list[str]:
         name = statement.this.name
         if name not in DERIVED:
             continue
-        select = statement.expression.transform(lambda node: _portable(node, dialect))
-        out.append(_create_view(name, select, dialect))
+        out.append(_create_view(name, portable(statement.expression, dialect), dialect))
     return out
+
+
+def transpile(sql: str, dialect: str) -> str:
+    """A query written for the index (DuckDB) in ``dialect``, with the same overrides as the
+    views: how the tests ask Spark and ClickHouse the canned queries."""
+    return portable(sqlglot.parse_one(sql, read="duckdb"), dialect).sql(dialect=dialect)
+
+
+def portable(tree: exp.Expression, dialect: str) -> exp.Expression:
+    return tree.transform(lambda node: _portable(node, dialect))
 
 
 def _names_inside(cte: exp.CTE) -> None:
@@ -201,6 +210,20 @@ def _portable(node: exp.Expression, dialect: str) -> exp.Expression:
         node.set("materialized", None)  # a DuckDB planning hint the others lack
         _names_inside(node)
         return node
+    if isinstance(node, exp.SplitPart) and dialect == "clickhouse":
+        # split_part(text, sep, n): ClickHouse has splitByChar(sep, text)[n] ('' past the end,
+        # as in DuckDB), which takes no NULL
+        text = node.this
+        pieces = exp.Anonymous(
+            this="splitByChar",
+            expressions=[
+                node.args["delimiter"],
+                exp.Anonymous(this="assumeNotNull", expressions=[text]),
+            ],
+        )
+        part = exp.Anonymous(this="arrayElement", expressions=[pieces, node.args["part_index"]])
+        is_null = exp.Is(this=text.copy(), expression=exp.Null())
+        return exp.If(this=is_null, true=exp.Null(), false=part)
     if isinstance(node, exp.TimeToUnix):
         return exp.Div(
             this=exp.Anonymous(this=EPOCH_MICROS[dialect], expressions=[node.this]),

@@ -77,10 +77,6 @@ def bind(sql: str) -> str:
     return tree.transform(literal).sql(dialect="duckdb")
 
 
-def transpile(sql: str, dialect: str) -> str:
-    return sqlglot.transpile(sql, read="duckdb", write=dialect)[0]
-
-
 def comparable(rows) -> list[tuple]:
     """Rows as sorted tuples of plain values: instants as UTC microseconds, lists sorted."""
     return sorted((tuple(_value(v) for v in row) for row in rows), key=repr)
@@ -91,6 +87,8 @@ def _value(v):
         if v.tzinfo is None:  # Spark and ClickHouse here run in UTC
             v = v.replace(tzinfo=dt.timezone.utc)
         return ("instant", round(v.timestamp() * 1_000_000))
+    if isinstance(v, (list, tuple)) and not v:
+        return None  # ClickHouse has no NULL array: a NULL list reads as [] there
     if isinstance(v, (list, tuple)):
         return ("list", tuple(sorted((_value(x) for x in v), key=repr)))
     if isinstance(v, decimal.Decimal):

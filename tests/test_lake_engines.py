@@ -86,7 +86,7 @@ def spark_answers(exported, spark):
         spark.sql(statement)
     return {
         name: lq.comparable(
-            tuple(row) for row in spark.sql(lq.transpile(sql, "spark")).collect()
+            tuple(row) for row in spark.sql(lake.transpile(sql, "spark")).collect()
         )
         for name, sql in QUESTIONS.items()
     }
@@ -114,6 +114,6 @@ def clickhouse(exported):
 
 @pytest.mark.parametrize("name", list(QUESTIONS))
 def test_clickhouse_over_the_lake_answers_like_the_index(exported, clickhouse, name):
-    table = clickhouse.query(lq.transpile(QUESTIONS[name], "clickhouse"), "ArrowTable")
+    table = clickhouse.query(lake.transpile(QUESTIONS[name], "clickhouse"), "ArrowTable")
     rows = [tuple(r.values()) for r in table.to_pylist()]
     assert lq.comparable(rows) == exported[1][name]
