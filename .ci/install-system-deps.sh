@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the system packages the real-Postfix test lab needs (tests/realpostfix/):
-#   postfix (>= 3.4, for maillog_file/postlogd), pflogsumm, swaks; tmux for the shell test.
+#   postfix (>= 3.4, for maillog_file/postlogd), pflogsumm, swaks; tmux for the shell test;
+#   a Java runtime for Spark (pyspark, local mode) in tests/test_lake_engines.py.
 # Idempotent and non-interactive. Run as root (or with sudo available).
 #
 # The lab runs its OWN private Postfix instance on loopback ports (postfix -c DIR start);
@@ -20,6 +21,14 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(postfix pflogsumm swaks tmux)
+# Spark 4 runs on Java 17 or 21: Debian 12 has 17, Debian 13 has 21
+if ! command -v java >/dev/null 2>&1; then
+    if apt-cache show openjdk-17-jre-headless >/dev/null 2>&1; then
+        PKGS+=(openjdk-17-jre-headless)
+    else
+        PKGS+=(openjdk-21-jre-headless)
+    fi
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

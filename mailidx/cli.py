@@ -291,7 +291,7 @@ def sql(
     ),
     write: bool = typer.Option(False, "--write", help="Open the index for writing"),
     lake: str | None = typer.Option(
-        None, "--lake", help="Query a `mailidx export` folder (every host in it) instead of the index"
+        None, "--lake", help="Query a `mailidx export` folder (all its hosts), not the index"
     ),
     db: str | None = DbOption,
     fmt: str | None = FormatOption,

@@ -18,6 +18,7 @@ leaves the previous manifest and the next export redoes what it had not finished
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -296,19 +297,15 @@ def _ensure_schema_file(con, lake: str, table: str) -> None:
 
 def _remove_partition(lake: str, table: str, host: str, day: str) -> None:
     folder = partition_dir(lake, table, host, day)
-    try:
+    with contextlib.suppress(FileNotFoundError):
         (folder / DATA_FILE).unlink()
-    except FileNotFoundError:
-        pass
     _remove_if_empty(folder)
     _remove_if_empty(folder.parent)
 
 
 def _remove_if_empty(folder: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):  # not empty: something else is there
         folder.rmdir()
-    except OSError:
-        pass
 
 
 def _literal(text: str) -> str:

@@ -124,7 +124,8 @@ def _reader(table: str, location: str, dialect: str) -> exp.Expression:
         )
         return sqlglot.parse_one(f"SELECT * FROM {sql}", read="duckdb").args["from_"].this
     if dialect == "spark":
-        return exp.Table(this=exp.to_identifier(folder, quoted=True), db=exp.to_identifier("parquet"))
+        path = exp.to_identifier(folder, quoted=True)
+        return exp.Table(this=path, db=exp.to_identifier("parquet"))
     # ClickHouse: file() for a local folder, s3() for an object store URL
     function = "s3" if export.is_remote(location) else "file"
     return exp.Anonymous(
@@ -198,7 +199,11 @@ def _names_inside(cte: exp.CTE) -> None:
 
 # epoch(ts) as seconds with their fraction, from microseconds since the epoch: sqlglot writes
 # DuckDB's epoch() as whole seconds for Spark and ClickHouse, which would tie different instants
-EPOCH_MICROS = {"duckdb": "epoch_us", "spark": "unix_micros", "clickhouse": "toUnixTimestamp64Micro"}
+EPOCH_MICROS = {
+    "duckdb": "epoch_us",
+    "spark": "unix_micros",
+    "clickhouse": "toUnixTimestamp64Micro",
+}
 
 
 def _portable(node: exp.Expression, dialect: str) -> exp.Expression:

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from mailidx import export
 from tests import lake_questions as lq
@@ -105,9 +104,7 @@ def test_views_for_each_engine_are_printed_and_written_beside_the_data(mailidx, 
         text = mailidx.run("export", str(lake), "--views", dialect,
                            "--location", "s3://bucket/mail").stdout.decode()  # fmt: skip
         assert "s3://bucket/mail/recipients" in text and "message_flows" in text
-        assert (lake / "_views" / f"{dialect}.sql").read_text().count("VIEW") == text.count(
-            "VIEW"
-        )
+        assert (lake / "_views" / f"{dialect}.sql").read_text().count("VIEW") == text.count("VIEW")
     bad = mailidx.run("export", str(lake), "--views", "oracle", check=False)
     assert bad.returncode == 1 and b"choose one of" in bad.stderr
 
@@ -232,8 +229,8 @@ def test_prune_keeps_the_remaining_days_and_shrinks_the_file(mailidx, tmp_path):
     con.close()
     assert left < old_lines / 10  # only the lines of flows that go on after the cutoff
     # a pruned day is still answerable, from the lake
-    answer = mailidx.run("sql", "--lake", str(lake), "--format", "csv",
-                         "SELECT count(*) FROM log_lines WHERE ts < '2026-10-03 00:00+00'")  # fmt: skip
+    old_days = "SELECT count(*) FROM log_lines WHERE ts < '2026-10-03 00:00+00'"
+    answer = mailidx.run("sql", "--lake", str(lake), "--format", "csv", old_days)
     assert answer.stdout.decode().splitlines()[1] == str(old_lines)
     # build goes on from where it was: nothing read twice, new lines indexed
     total = mailidx.count()

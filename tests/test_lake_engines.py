@@ -85,9 +85,7 @@ def spark_answers(exported, spark):
     for statement in lake.statements(str(lake_dir), "spark"):
         spark.sql(statement)
     return {
-        name: lq.comparable(
-            tuple(row) for row in spark.sql(lake.transpile(sql, "spark")).collect()
-        )
+        name: lq.comparable(tuple(row) for row in spark.sql(lake.transpile(sql, "spark")).collect())
         for name, sql in QUESTIONS.items()
     }
 
