@@ -21,13 +21,9 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(postfix pflogsumm swaks tmux)
-# Spark 4 runs on Java 17 or 21: Debian 12 has 17, Debian 13 has 21
+# Spark 4 runs on Java 17 or 21: Debian's default JRE (17 in Debian 12, 21 in Debian 13)
 if ! command -v java >/dev/null 2>&1; then
-    if apt-cache show openjdk-17-jre-headless >/dev/null 2>&1; then
-        PKGS+=(openjdk-17-jre-headless)
-    else
-        PKGS+=(openjdk-21-jre-headless)
-    fi
+    PKGS+=(default-jre-headless)
 fi
 
 missing=()
