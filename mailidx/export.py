@@ -14,6 +14,11 @@ and writes only the ones that differ. Changed partitions are written aside (``DI
 which no engine reads) and moved in with one ``os.replace`` each, so a reader sees a day's old
 file or its new one, never half of it; the manifest is replaced last, so an interrupted export
 leaves the previous manifest and the next export redoes what it had not finished.
+
+DIR may also be a URL DuckDB writes to (``s3://``, ``gs://``… through httpfs and the user's
+DuckDB secrets; ``file://``). There nothing is renamed: each changed day is one object written
+whole (an object store replaces an object atomically), a day the index no longer has becomes a
+zero-row file, and the manifest is one JSON object written last.
 """
 
 from __future__ import annotations
@@ -135,8 +140,15 @@ def schema_id(cols: list[list[str]]) -> str:
     return hashlib.sha256(json.dumps(cols).encode()).hexdigest()[:16]
 
 
-def read_manifests(lake: str) -> dict[str, dict]:
+def join(lake: str, *parts: str) -> str:
+    """A path or URL inside the lake (Path would fold the // of a URL)."""
+    return "/".join([lake.rstrip("/"), *parts])
+
+
+def read_manifests(lake: str, con=None) -> dict[str, dict]:
     """host → its manifest, for every host in the lake."""
+    if is_remote(lake):
+        return _read_remote_manifests(lake, con)
     folder = Path(lake) / MANIFESTS
     out = {}
     if folder.is_dir():
@@ -149,7 +161,45 @@ def read_manifests(lake: str) -> dict[str, dict]:
     return out
 
 
-def write_manifest(lake: str, manifest: dict) -> None:
+def _read_remote_manifests(lake: str, con) -> dict[str, dict]:
+    import duckdb
+
+    own = con is None
+    con = con or duckdb.connect()
+    try:
+        rows = con.execute(
+            "SELECT content FROM read_text(?)", [join(lake, MANIFESTS, "*.json")]
+        ).fetchall()
+    except duckdb.IOException as exc:
+        if "No files found" not in str(exc):
+            raise ExportError(f"{lake}: cannot read its manifests: {_first(exc)}") from None
+        rows = []
+    except duckdb.Error as exc:
+        raise ExportError(f"{lake}: cannot read its manifests: {_first(exc)}") from None
+    finally:
+        if own:
+            con.close()
+    out = {}
+    for (content,) in rows:
+        manifest = json.loads(content)["manifest"]  # as COPY … (FORMAT json) wrote it
+        out[manifest["host"]] = manifest
+    return out
+
+
+def _first(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def write_manifest(lake: str, manifest: dict, con=None) -> None:
+    if is_remote(lake):
+        url = join(lake, MANIFESTS, partition_name(manifest["host"]) + ".json")
+        _prepare(url)
+        con.execute(
+            f"COPY (SELECT ?::JSON AS manifest) TO '{_literal(url)}' (FORMAT json)",
+            [json.dumps(manifest, sort_keys=True)],
+        )
+        return
     folder = Path(lake) / MANIFESTS
     folder.mkdir(parents=True, exist_ok=True)
     name = partition_name(manifest["host"]) + ".json"
@@ -168,19 +218,37 @@ def partition_dir(lake: str, table: str, host: str, day: str) -> Path:
     return Path(lake) / table / f"host={partition_name(host)}" / f"day={day}"
 
 
+def partition_url(lake: str, table: str, host: str, day: str, name: str = DATA_FILE) -> str:
+    return join(lake, table, f"host={partition_name(host)}", f"day={day}", name)
+
+
+def _prepare(url: str) -> None:
+    """A file:// URL's folder exists before DuckDB writes a file there (object stores need none)."""
+    if url.startswith("file://"):
+        os.makedirs(os.path.dirname(url[len("file://") :]), exist_ok=True)
+
+
+def _put(con, sql: str, url: str) -> None:
+    """One object written whole: the rows of ``sql`` as zstd Parquet at ``url``."""
+    _prepare(url)
+    con.execute(f"COPY ({sql}) TO '{_literal(url)}' (FORMAT parquet, COMPRESSION zstd)")
+
+
 def export(con, lake: str, scope: Scope) -> Report:
     """Write the partitions that changed since the lake's manifests, in scope; see above."""
-    if is_remote(lake):
-        raise ExportError(
-            f"{lake}: export writes to a local or mounted directory; copy it to object "
-            "storage with your usual tool (README, Many hosts)"
-        )
+    import tempfile
+
     started = time.monotonic()
-    os.makedirs(lake, exist_ok=True)
-    manifests = read_manifests(lake)
+    remote = is_remote(lake)
+    if not remote:
+        os.makedirs(lake, exist_ok=True)
+    manifests = read_manifests(lake, con)
     new = {h: _copy_manifest(m) for h, m in manifests.items()}
     report = Report()
-    staging = Path(lake) / STAGING / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    if remote:  # staged here, then written to the object store one partition at a time
+        staging = Path(tempfile.mkdtemp(prefix="mailidx-export-"))
+    else:
+        staging = Path(lake) / STAGING / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         for table in TABLES:
             cols = columns(con, table)
@@ -192,10 +260,11 @@ def export(con, lake: str, scope: Scope) -> Report:
         for host, manifest in new.items():
             if manifest != manifests.get(host):
                 manifest["exported_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-                write_manifest(lake, manifest)
+                write_manifest(lake, manifest, con)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        _remove_if_empty(Path(lake) / STAGING)
+        if not remote:
+            _remove_if_empty(Path(lake) / STAGING)
     report.seconds = time.monotonic() - started
     return report
 
@@ -224,7 +293,7 @@ def _export_table(con, lake, table, cols, scope, manifests, new, staging, report
     if changed:
         _write_partitions(con, lake, table, changed, staging / table, report)
     for host, day in gone:
-        _remove_partition(lake, table, host, day)
+        _remove_partition(con, lake, table, host, day)
         report.partitions_removed += 1
     for host, day in changed:
         entry = _table_entry(new, host, table, cols, sid)
@@ -235,7 +304,11 @@ def _export_table(con, lake, table, cols, scope, manifests, new, staging, report
         new[host]["tables"][table]["days"].pop(day, None)
     for host in {h for h, _ in current}:
         _table_entry(new, host, table, cols, sid)
-    _ensure_schema_file(con, lake, table)
+    if is_remote(lake):
+        if not any(m["tables"].get(table, {}).get("days") for m in new.values()):
+            _put(con, _no_rows(table), partition_url(lake, table, NULL_PARTITION, NULL_PARTITION))
+    else:
+        _ensure_schema_file(con, lake, table)
 
 
 def _table_entry(new: dict, host: str, table: str, cols, sid: str) -> dict:
@@ -265,11 +338,15 @@ def _write_partitions(con, lake, table, changed, stage: Path, report: Report) ->
         staged = sorted((stage / f"host={partition_name(host)}" / f"day={day}").glob("*.parquet"))
         if len(staged) != 1:
             raise ExportError(f"{table} {host} {day}: expected one staged file, got {len(staged)}")
+        report.bytes_written += staged[0].stat().st_size
+        report.partitions_written += 1
+        if is_remote(lake):
+            staged_sql = f"SELECT * FROM read_parquet('{_literal(str(staged[0]))}')"
+            _put(con, staged_sql, partition_url(lake, table, host, day))
+            continue
         target = partition_dir(lake, table, host, day)
         target.mkdir(parents=True, exist_ok=True)
-        report.bytes_written += staged[0].stat().st_size
         os.replace(staged[0], target / DATA_FILE)  # atomic: old file or new, never half
-        report.partitions_written += 1
 
 
 def _ensure_schema_file(con, lake: str, table: str) -> None:
@@ -288,14 +365,18 @@ def _ensure_schema_file(con, lake: str, table: str) -> None:
         return
     empty.parent.mkdir(parents=True, exist_ok=True)
     tmp = empty.parent / f".empty-{uuid.uuid4().hex}.parquet"
-    con.execute(
-        f"COPY (SELECT * EXCLUDE (host, day) FROM ({source_sql(table)}) LIMIT 0) "
-        f"TO '{_literal(str(tmp))}' (FORMAT parquet, COMPRESSION zstd)"
-    )
+    _put(con, _no_rows(table), str(tmp))
     os.replace(tmp, empty)
 
 
-def _remove_partition(lake: str, table: str, host: str, day: str) -> None:
+def _no_rows(table: str) -> str:
+    return f"SELECT * EXCLUDE (host, day) FROM ({source_sql(table)}) LIMIT 0"
+
+
+def _remove_partition(con, lake: str, table: str, host: str, day: str) -> None:
+    if is_remote(lake):  # an object store cannot be told to delete here: the day has no rows
+        _put(con, _no_rows(table), partition_url(lake, table, host, day))
+        return
     folder = partition_dir(lake, table, host, day)
     with contextlib.suppress(FileNotFoundError):
         (folder / DATA_FILE).unlink()
@@ -323,7 +404,7 @@ def lake_holds(con, lake: str, before: str) -> list[str]:
     """The partitions before day ``before`` that the index has and the lake does not hold as
     they are in the index (missing or different): empty when the lake holds them all. Days an
     earlier prune froze are not compared: the index keeps only part of them."""
-    manifests = read_manifests(lake)
+    manifests = read_manifests(lake, con)
     frozen = frozen_before(con) or ""
     missing = []
     for table in TABLES:

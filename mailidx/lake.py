@@ -72,6 +72,8 @@ def write_scripts(lake: str) -> None:
     import os
     from pathlib import Path
 
+    if export.is_remote(lake):
+        return  # `mailidx export URL --views ENGINE` prints them
     folder = Path(lake) / "_views"
     folder.mkdir(exist_ok=True)
     for dialect in DIALECTS:

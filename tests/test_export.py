@@ -272,3 +272,31 @@ def test_prune_with_export_to_an_unusable_lake_removes_nothing(mailidx, tmp_path
     assert proc.returncode == 1 and b"manifest" in proc.stderr
     assert len(proc.stderr.decode().strip().splitlines()) == 1
     assert mailidx.count() == count
+
+
+def test_export_to_a_url_duckdb_writes_matches_a_local_export(mailidx, tmp_path):
+    """The object-store path (s3://… through DuckDB's httpfs), taken here with a file:// URL:
+    each day written whole as one object, the manifest as one JSON object."""
+    mailidx.build(*lq.copy_sample(tmp_path / "logs"))
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    mailidx.run("export", str(local))
+    url = f"file://{remote}"
+    first = mailidx.run("export", url).stderr.decode()
+    assert not first.startswith("0 partitions")
+    assert {k for k in lake_state(remote) if "_manifest" not in k} == {
+        k for k in lake_state(local) if "_manifest" not in k
+    }
+    again = mailidx.run("export", url).stderr.decode()
+    assert again.startswith("0 partitions written")
+    sql = "SELECT link, count(*) FROM flows GROUP BY link ORDER BY link"
+    from_url = mailidx.run("sql", "--lake", url, "--format", "csv", sql).stdout
+    assert from_url == mailidx.run("sql", "--format", "csv", sql).stdout
+    assert b"relayed" in from_url
+
+
+def test_sql_lake_without_an_export_is_a_one_line_error(mailidx, tmp_path):
+    proc = mailidx.run("sql", "--lake", str(tmp_path), "SELECT 1", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.decode().strip().splitlines() == [
+        f"mailidx: {tmp_path}: no mailidx export here (no _manifest/); run export"
+    ]
