@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from mailidx import export, store
 
+WAIT_SECONDS = 30.0
+
 
 class PruneError(Exception):
     """A prune that cannot be done as asked; the message is one line for the user."""
@@ -40,7 +42,9 @@ def cutoff_of(day: str) -> dt.datetime:
 def prune(path: str, before: str, *, tz: str, lake: str | None = None) -> PruneReport:
     """Remove the days before ``before`` (yyyy-mm-dd, UTC) from the index at ``path``."""
     bytes_before = store.db_size(path)
-    con = store.open_for_writing(path, tz=tz)
+    # a running `watch` lets go of the index between batches: wait for it like a reader does
+    con = store.open_for_writing(path, tz=tz, wait=WAIT_SECONDS)
+    temp = f"{path}.compact-{os.getpid()}"
     try:
         exported = None
         if lake is not None:
@@ -57,9 +61,14 @@ def prune(path: str, before: str, *, tz: str, lake: str | None = None) -> PruneR
                 )
         lines = delete_internal(con, cutoff_of(before))
         _set_frozen(con, before)
-        temp = compact(con, path)
-    finally:
+        compact(con, temp)
+    except BaseException:
         con.close()
+        for leftover in (temp, temp + ".wal"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+        raise
+    con.close()
     os.replace(temp, path)  # one rename: readers have the old file or the new one
     return PruneReport(before, lines, bytes_before, store.db_size(path), exported)
 
@@ -103,9 +112,9 @@ def _set_frozen(con, before: str) -> None:
         con.execute("INSERT OR REPLACE INTO meta VALUES ('pruned_before', ?)", [before])
 
 
-def compact(con, path: str) -> str:
-    """The index copied into a new file beside it (no free blocks); its path."""
-    temp = f"{path}.compact-{os.getpid()}"
+def compact(con, temp: str) -> None:
+    """The index copied into a new file ``temp`` (no free blocks), to be renamed over it.
+    (A kill -9 here leaves the index as it was, pruned but not shrunk, and a stray ``temp``.)"""
     for leftover in (temp, temp + ".wal"):
         if os.path.exists(leftover):
             os.remove(leftover)
@@ -119,4 +128,3 @@ def compact(con, path: str) -> str:
         con.execute(f'COPY FROM DATABASE "{db.replace(chr(34), chr(34) * 2)}" TO mailidx_compact')
     finally:
         con.execute("DETACH mailidx_compact")
-    return temp
