@@ -300,3 +300,17 @@ def test_sql_lake_without_an_export_is_a_one_line_error(mailidx, tmp_path):
     assert proc.stderr.decode().strip().splitlines() == [
         f"mailidx: {tmp_path}: no mailidx export here (no _manifest/); run export"
     ]
+
+
+def test_export_and_prune_errors_are_one_line(mailidx, tmp_path):
+    missing = mailidx.run("export", str(tmp_path / "lake"), check=False)
+    assert missing.returncode == 1 and missing.stderr.decode().count("\n") == 1
+    assert b"no index at" in missing.stderr
+    mailidx.build(*lq.copy_sample(tmp_path / "logs"))
+    bad_time = mailidx.run("prune", "--before", "last tuesday", check=False)
+    assert bad_time.returncode == 1 and b"cannot read the time" in bad_time.stderr
+    assert bad_time.stderr.decode().count("\n") == 1
+    no_before = mailidx.run("prune", check=False)
+    assert no_before.returncode == 2
+    lake_write = mailidx.run("sql", "--lake", str(tmp_path), "--write", "SELECT 1", check=False)
+    assert lake_write.returncode == 2
