@@ -79,6 +79,7 @@ class Scope:
     until: str | None = None
     hosts: list[str] | None = None
     frozen_before: str | None = None
+    indexed_hosts: set[str] = field(default_factory=set)
 
     def holds(self, host: str, day: str) -> bool:
         if self.hosts is not None and host not in self.hosts:
@@ -125,6 +126,14 @@ def source_sql(table: str) -> str:
         f"coalesce(strftime(timezone('UTC', {when}), '%Y-%m-%d'), '{NULL_PARTITION}') AS day "
         f"FROM {frm}"
     )
+
+
+def indexed_hosts(con) -> set[str]:
+    """The hosts the index has lines of (as partition values)."""
+    rows = con.execute(
+        f"SELECT DISTINCT coalesce(host, '{NULL_PARTITION}') FROM log_lines"
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def fingerprints(con, table: str) -> dict[tuple[str, str], dict]:
@@ -249,6 +258,8 @@ def export(con, lake: str, scope: Scope) -> Report:
         staging = Path(tempfile.mkdtemp(prefix="mailidx-export-"))
     else:
         staging = Path(lake) / STAGING / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    # only the hosts this index has: other hosts' days in a shared lake are theirs
+    scope.indexed_hosts = indexed_hosts(con)
     try:
         for table in TABLES:
             cols = columns(con, table)
@@ -287,7 +298,7 @@ def _export_table(con, lake, table, cols, scope, manifests, new, staging, report
         (host, day)
         for host, manifest in manifests.items()
         for day in manifest.get("tables", {}).get(table, {}).get("days", {})
-        if scope.holds(host, day) and (host, day) not in current
+        if host in scope.indexed_hosts and scope.holds(host, day) and (host, day) not in current
     )
     report.partitions_unchanged += len(current) - len(changed)
     if changed:

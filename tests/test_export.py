@@ -314,3 +314,24 @@ def test_export_and_prune_errors_are_one_line(mailidx, tmp_path):
     assert no_before.returncode == 2
     lake_write = mailidx.run("sql", "--lake", str(tmp_path), "--write", "SELECT 1", check=False)
     assert lake_write.returncode == 2
+
+
+def test_hosts_exporting_into_one_lake_keep_each_others_days(tmp_path):
+    """mx1 and mx2 each keep their own index and export into one lake: the lake's flows link
+    mx1's message to the copy mx2 received (relayed), and neither export touches the other's."""
+    from tests.conftest import FIXTURES, Mailidx
+
+    mx1 = Mailidx(tmp_path / "mx1.duckdb", tmp_path)
+    mx2 = Mailidx(tmp_path / "mx2.duckdb", tmp_path)
+    mx1.build(FIXTURES / "two-hosts-mx1.log", "--year", "2026")
+    mx2.build(FIXTURES / "two-hosts-mx2.log", "--year", "2026")
+    lake = tmp_path / "lake"
+    mx1.run("export", str(lake))
+    mx2.run("export", str(lake))
+    both = lake_state(lake)
+    assert any("host=mx1" in k for k in both) and any("host=mx2" in k for k in both)
+    mx1.run("export", str(lake))
+    assert lake_state(lake) == both
+    sql = "SELECT from_message_key, to_message_key, link FROM flows ORDER BY ts"
+    links = mx1.run("sql", "--lake", str(lake), "--format", "csv", sql).stdout.decode()
+    assert "mx1:3A1B2C3D4E,mx2:5F6A7B8C9D,relayed" in links.splitlines()
