@@ -562,9 +562,11 @@ def _utc_day(text: str, zone: str, *, end: bool = False) -> str:
 
 @app.command("export")
 def export_lake(
-    lake: str = typer.Argument(..., help="Folder of the lake (created when missing)"),
+    lake: str = typer.Argument(
+        ..., metavar="DIR", help="Folder of the lake (created when missing), or an s3:// URL"
+    ),
     since: str | None = typer.Option(None, help="From this day on (UTC days; 7d, 2026-11-27)"),
-    until: str | None = typer.Option(None, help="Days before this time (yesterday: closed days)"),
+    until: str | None = typer.Option(None, help="Days before this time (today: the closed days)"),
     host: list[str] = typer.Option([], "--host", help="Only this host (repeatable)"),
     views: str | None = typer.Option(
         None, "--views", help="Print the lake's views for duckdb, spark or clickhouse; no export"
