@@ -337,14 +337,19 @@ def sql(
 
 def _open_for_sql(path: str, write: bool, lake: str | None):
     """The index (any version: any SQL), or DuckDB in memory with the views over a lake."""
-    from mailidx import lake as lakes
     from mailidx import store
 
-    try:
-        if lake is not None:
+    if lake is not None:  # sqlglot only here: `mailidx sql` on the index starts without it
+        from mailidx import export
+        from mailidx import lake as lakes
+
+        try:
             return lakes.connect(lake)
+        except (lakes.LakeError, export.ExportError) as exc:
+            fail(str(exc))
+    try:
         return store.connect(path, read_only=not write, current=False)
-    except (IndexError_, lakes.LakeError) as exc:
+    except IndexError_ as exc:
         fail(str(exc))
 
 
