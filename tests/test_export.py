@@ -335,3 +335,36 @@ def test_hosts_exporting_into_one_lake_keep_each_others_days(tmp_path):
     sql = "SELECT from_message_key, to_message_key, link FROM flows ORDER BY ts"
     links = mx1.run("sql", "--lake", str(lake), "--format", "csv", sql).stdout.decode()
     assert "mx1:3A1B2C3D4E,mx2:5F6A7B8C9D,relayed" in links.splitlines()
+
+
+def lines_in(mailidx) -> int:
+    """log_lines counted by a reader that waits while watch commits a batch."""
+    from mailidx import store
+
+    if not mailidx.db.exists():
+        return -1
+    con = store.connect(str(mailidx.db), read_only=True, wait=10)
+    try:
+        return con.execute("SELECT count(*) FROM log_lines").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def test_watch_goes_on_after_a_prune_without_reading_the_pruned_lines_again(mailidx, tmp_path):
+    from tests.test_watch import Watch, wait_until
+
+    log = generated_log(tmp_path / "maillog", 20000, days=4)
+    watch = Watch(mailidx, "--quiet", str(log))
+    try:
+        assert wait_until(lambda: lines_in(mailidx) == 20000, 120)
+        mailidx.run("prune", "--before", "2026-10-03")  # waits for watch between its batches
+        left = lines_in(mailidx)
+        assert left < 20000
+        more = generated_log(tmp_path / "more.log", 2000, days=1, start="2026-10-05")
+        with open(log, "ab") as f:
+            f.write(more.read_bytes())
+        assert wait_until(lambda: lines_in(mailidx) == left + 2000, 120), lines_in(mailidx)
+        time.sleep(1.5)  # and nothing more comes: the pruned lines are not read again
+        assert lines_in(mailidx) == left + 2000
+    finally:
+        assert watch.stop() == 0, watch.messages()
