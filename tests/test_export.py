@@ -368,3 +368,29 @@ def test_watch_goes_on_after_a_prune_without_reading_the_pruned_lines_again(mail
         assert lines_in(mailidx) == left + 2000
     finally:
         assert watch.stop() == 0, watch.messages()
+
+
+def test_the_shell_over_a_lake_runs_sql_and_canned_queries(mailidx, tmp_path, capsys):
+    import io
+
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from mailidx import lake as lakes
+    from mailidx.shell import Shell
+
+    mailidx.build(*lq.copy_sample(tmp_path / "logs"))
+    lake = tmp_path / "lake"
+    mailidx.run("export", str(lake))
+    con = lakes.connect(str(lake))
+    out = io.StringIO()
+    shell = Shell(con, str(lake), out=out)
+    assert "message_flows" in shell.words and "relay_host" in shell.words
+    keys = ".mode csv\rSELECT count(*) AS n FROM messages WHERE final = 'bounced';\r.q bounced\r"
+    with create_pipe_input() as pipe:
+        pipe.send_text(keys + "\x04")
+        shell.loop(shell.session(input=pipe, output_=DummyOutput()))
+    con.close()
+    bounced = mailidx.query("SELECT count(*) FROM messages WHERE final = 'bounced'")[0][0]
+    assert f"n\n{bounced}\n" in out.getvalue() and bounced > 0
+    assert "nobody@nouser.test" in out.getvalue()
