@@ -600,6 +600,8 @@ def export_lake(
             hosts=host or None,
         )
         con = store.connect(db_path(db), read_only=True)
+        # capped like a build: DuckDB spills past it (1 M lines: 1.2 GB uncapped)
+        con.execute(f"SET memory_limit = '{store.UPGRADE_MEMORY_MB}MB'")
         try:
             scope.frozen_before = export.frozen_before(con)
             report = export.export(con, lake, scope)
