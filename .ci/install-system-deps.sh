@@ -4,6 +4,7 @@
 #   systemd (journalctl) and systemd-journal-remote, which turns the journal tests' entries
 #   into real .journal files (tests/journals.py) without a running journald.
 #   chromium (headless, driven over its DevTools protocol) for the report's browser test.
+#   a Java runtime for Spark (pyspark, local mode) in tests/test_lake_engines.py.
 # Idempotent and non-interactive. Run as root (or with sudo available).
 #
 # The lab runs its OWN private Postfix instance on loopback ports (postfix -c DIR start);
@@ -23,6 +24,10 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(postfix pflogsumm swaks tmux systemd systemd-journal-remote chromium)
+# Spark 4 runs on Java 17 or 21: Debian's default JRE (17 in Debian 12, 21 in Debian 13)
+if ! command -v java >/dev/null 2>&1; then
+    PKGS+=(default-jre-headless)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

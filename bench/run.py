@@ -272,6 +272,43 @@ print(json.dumps(out))
 """
 
 
+def lake_figures(lake: Path) -> tuple[int, int, int]:
+    """Rows (from the manifests), partition files and bytes of a lake."""
+    rows = 0
+    for manifest in (lake / "_manifest").glob("*.json"):
+        for entry in json.loads(manifest.read_text())["tables"].values():
+            rows += sum(day.get("rows", 0) for day in entry["days"].values())
+    files = list(lake.glob("*/host=*/day=*/*.parquet"))
+    return rows, len(files), sum(f.stat().st_size for f in files)
+
+
+def phase_export(ctx: Context) -> Result:
+    """`mailidx export LAKE` of the built index into an empty lake (rows/s, MB/s of Parquet,
+    the lake's size against the raw log), then once more with nothing changed."""
+    name = "mailidx export"
+    skipped = mailidx_missing(ctx, name)
+    if skipped or not ctx.db.exists():
+        return skipped or Result(name, note="skipped: no index built")
+    lake = ctx.workdir / "lake"
+    cmd = [str(ctx.mailidx), "export", str(lake), "--db", str(ctx.db)]
+    res = timed(ctx, name, cmd, before=lambda: shutil.rmtree(lake, ignore_errors=True))[0]
+    if res.seconds is None:
+        return res
+    rows, files, size = lake_figures(lake)
+    again = run_child(cmd)
+    ctx.facts["export"] = {
+        "rows": rows,
+        "partitions": files,
+        "lake_bytes": size,
+        "lake_pct_of_log": 100 * size / ctx.log_bytes,
+        "rows_per_s": rows / res.seconds,
+        "mb_per_s": size / MB / res.seconds,
+        "log_mb_per_s": ctx.log_bytes / MB / res.seconds,
+        "unchanged_seconds": again.seconds,
+    }
+    return res
+
+
 def phase_views(ctx: Context) -> None:
     """Point queries on the views of the built index, in-process (best of 3), in ms."""
     if not ctx.db.exists():
@@ -409,6 +446,7 @@ PHASES = {
     "build": phase_build,
     "rebuild": phase_rebuild,
     "size": phase_size,
+    "export": phase_export,
     "views": phase_views,
     "commands": phase_commands,
 }
@@ -489,6 +527,15 @@ def table(ctx: Context) -> str:
     if "index_bytes" in ctx.facts:
         mb, pct = ctx.facts["index_bytes"] / MB, ctx.facts["index_pct_of_log"]
         lines.append(f"index: {mb:.1f} MB = {pct:.1f} % of the raw log")
+    if "export" in ctx.facts:
+        e = ctx.facts["export"]
+        lines.append(
+            f"export: {e['rows']:,} rows in {e['partitions']} partitions, "
+            f"{e['rows_per_s']:,.0f} rows/s, {e['mb_per_s']:.1f} MB/s of Parquet "
+            f"({e['log_mb_per_s']:.1f} MB/s of raw log); lake {e['lake_bytes'] / MB:.1f} MB = "
+            f"{e['lake_pct_of_log']:.1f} % of the raw log; again, nothing changed: "
+            f"{e['unchanged_seconds']:.2f} s"
+        )
     for name, ms in ctx.facts.get("view_queries_ms", {}).items():
         lines.append(f"view query: {name}: {ms:.1f} ms (in-process, best of 3)")
     if ctx.facts.get("command_seconds"):

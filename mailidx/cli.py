@@ -419,21 +419,24 @@ def sql(
         [], "--param", "-p", help="A bound parameter: -p NAME VALUE (or NAME=VALUE), as $NAME"
     ),
     write: bool = typer.Option(False, "--write", help="Open the index for writing"),
+    lake: str | None = typer.Option(
+        None, "--lake", help="Query a `mailidx export` folder (all its hosts), not the index"
+    ),
     db: str | None = DbOption,
     fmt: str | None = FormatOption,
 ) -> None:
     """Run SQL against the index (read-only unless --write); the last statement's rows print."""
     import duckdb
 
-    from mailidx import store
-
     if file is not None:
         try:
             query = file.read_text()
         except OSError as exc:
             fail(f"{file}: cannot read: {exc.strerror or exc}")
+    if lake is not None and write:
+        raise typer.BadParameter("a lake is read-only", param_hint="--write")
     if query is None and sys.stdin.isatty():
-        return interactive(db_path(db), write, fmt)
+        return interactive(db_path(db), write, fmt, lake)
     if query is None:
         query = sys.stdin.read()
     params = {}
@@ -443,11 +446,7 @@ def sql(
             raise typer.BadParameter("use NAME=VALUE", param_hint="--param")
         params[name] = value
     fmt = pick_format(fmt)
-    path = db_path(db)
-    try:
-        con = store.connect(path, read_only=not write, current=False)  # any SQL, any version
-    except IndexError_ as exc:
-        fail(str(exc))
+    con = _open_for_sql(db_path(db), write, lake)
     started = time.monotonic()
     try:
         columns, rows = _run_statements(con, query, params)
@@ -465,14 +464,29 @@ def sql(
         output.note(f"{len(rows)} rows in {time.monotonic() - started:.3f} s")
 
 
-def interactive(path: str, write: bool, fmt: str | None) -> None:
-    from mailidx import shell, store
+def _open_for_sql(path: str, write: bool, lake: str | None):
+    """The index (any version: any SQL), or DuckDB in memory with the views over a lake."""
+    from mailidx import store
 
+    if lake is not None:  # sqlglot only here: `mailidx sql` on the index starts without it
+        from mailidx import export
+        from mailidx import lake as lakes
+
+        try:
+            return lakes.connect(lake)
+        except (lakes.LakeError, export.ExportError) as exc:
+            fail(str(exc))
     try:
-        con = store.connect(path, read_only=not write, current=False)
+        return store.connect(path, read_only=not write, current=False)
     except IndexError_ as exc:
         fail(str(exc))
-    session = shell.Shell(con, path, write=write)
+
+
+def interactive(path: str, write: bool, fmt: str | None, lake: str | None = None) -> None:
+    from mailidx import shell
+
+    con = _open_for_sql(path, write, lake)
+    session = shell.Shell(con, lake or path, write=write)
     if fmt:
         session.mode = pick_format(fmt)
     try:
@@ -748,6 +762,107 @@ def _sql_error(exc: Exception) -> str:
     if "read-only" in text.lower() or "read only" in text.lower():
         return f"{text} (the index opens read-only: add --write to change it)"
     return text
+
+
+def _utc_day(text: str, zone: str, *, end: bool = False) -> str:
+    """The UTC day (yyyy-mm-dd) a --since/--until/--before time falls in; with ``end``, the
+    first day that starts at or after it (so [since, until) covers every day it touches)."""
+    import datetime as dt
+
+    from mailidx import queries
+
+    when = queries.parse_when(text, zone).astimezone(dt.timezone.utc)
+    day = when.date()
+    if end and when != dt.datetime.combine(day, dt.time(), dt.timezone.utc):
+        day += dt.timedelta(days=1)
+    return day.isoformat()
+
+
+@app.command("export")
+def export_lake(
+    lake: str = typer.Argument(
+        ..., metavar="DIR", help="Folder of the lake (created when missing), or an s3:// URL"
+    ),
+    since: str | None = typer.Option(None, help="From this day on (UTC days; 7d, 2026-11-27)"),
+    until: str | None = typer.Option(None, help="Days before this time (today: the closed days)"),
+    host: list[str] = typer.Option([], "--host", help="Only this host (repeatable)"),
+    views: str | None = typer.Option(
+        None, "--views", help="Print the lake's views for duckdb, spark or clickhouse; no export"
+    ),
+    location: str | None = typer.Option(
+        None, "--location", help="With --views: where the engine reads the lake (s3://bucket/lake)"
+    ),
+    tz: str | None = typer.Option(None, help="Zone of --since/--until dates [default: local]"),
+    db: str | None = DbOption,
+) -> None:
+    """Write the index as Hive-partitioned Parquet (DIR/TABLE/host=H/day=D/), only what changed."""
+    from mailidx import export, queries, store
+    from mailidx import lake as lakes
+
+    if views is not None:
+        try:
+            sys.stdout.write(lakes.script(lake, views, location))
+        except (lakes.LakeError, export.ExportError) as exc:
+            fail(str(exc))
+        return
+    zone = tz or local_zone()
+    try:
+        scope = export.Scope(
+            since=_utc_day(since, zone) if since else None,
+            until=_utc_day(until, zone, end=True) if until else None,
+            hosts=host or None,
+        )
+        con = store.connect(db_path(db), read_only=True)
+        # capped like a build: DuckDB spills past it (1 M lines: 1.2 GB uncapped)
+        con.execute(f"SET memory_limit = '{store.UPGRADE_MEMORY_MB}MB'")
+        try:
+            scope.frozen_before = export.frozen_before(con)
+            report = export.export(con, lake, scope)
+        finally:
+            con.close()
+        lakes.write_scripts(lake)
+    except (queries.QueryError, IndexError_, export.ExportError, lakes.LakeError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{lake}: {exc.strerror or exc}")
+    mb = report.bytes_written / 1e6
+    output.note(
+        f"{report.partitions_written} partitions written ({report.rows_written:,} rows, "
+        f"{mb:.1f} MB), {report.partitions_unchanged} unchanged, "
+        f"{report.partitions_removed} removed in {report.seconds:.1f} s"
+    )
+
+
+@app.command()
+def prune(
+    before: str = typer.Option(..., "--before", help="Remove days before this (90d, 2026-09-01)"),
+    lake: str | None = typer.Option(
+        None, "--export", help="First export to this lake; refuse unless it holds every day"
+    ),
+    tz: str | None = typer.Option(None, help="Zone of a --before date [default: local]"),
+    db: str | None = DbOption,
+) -> None:
+    """Remove old days from the index (UTC days) and shrink the file."""
+    from mailidx import export, queries
+    from mailidx import lake as lakes
+    from mailidx import prune as pruning
+
+    zone = tz or local_zone()
+    try:
+        day = _utc_day(before, zone)
+        report = pruning.prune(db_path(db), day, tz=zone, lake=lake)
+    except (
+        queries.QueryError,
+        IndexError_,
+        export.ExportError,
+        lakes.LakeError,
+        pruning.PruneError,
+    ) as exc:
+        fail(str(exc))
+    output.note(
+        f"pruned days before {report.before}: {report.lines_removed:,} lines removed, "
+        f"{report.bytes_before / 1e6:.1f} MB → {report.bytes_after / 1e6:.1f} MB"
+    )
 
 
 def pair_params(argv: list[str]) -> list[str]:

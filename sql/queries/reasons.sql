@@ -1,5 +1,5 @@
 -- help: why mail fails: bounces, deferrals and rejects counted by category and reply
-SELECT what, reason_category, dsn, count(*) AS n, any_value(example) AS example
+SELECT what, reason_category, dsn, count(*) AS n, min(example) AS example
 FROM (
     SELECT status AS what, reason_category, dsn, response AS example, last_attempt AS ts,
         recipient, host

@@ -19,23 +19,23 @@ WITH smtpd AS (
         arg_min(client_ip, ts) FILTER (WHERE kind = 'connect') AS client_ip,
         min(ts) FILTER (WHERE kind = 'connect') AS connect_at,
         max(ts) FILTER (WHERE kind = 'disconnect') AS disconnect_at,
-        any_value(detail) FILTER (WHERE kind = 'disconnect') AS commands,
-        any_value(count) FILTER (WHERE kind = 'disconnect') AS command_count,
-        any_value(tls) FILTER (WHERE kind = 'tls') AS tls,
-        any_value(sasl_username) FILTER (WHERE kind = 'client') AS sasl_username,
+        arg_min(detail, (ts, file_id, line_number)) FILTER (WHERE kind = 'disconnect') AS commands,
+        arg_min(count, (ts, file_id, line_number)) FILTER (WHERE kind = 'disconnect') AS command_count,
+        arg_min(tls, (ts, file_id, line_number)) FILTER (WHERE kind = 'tls') AS tls,
+        arg_min(sasl_username, (ts, file_id, line_number)) FILTER (WHERE kind = 'client') AS sasl_username,
         count(*) FILTER (WHERE kind = 'sasl_failed') AS sasl_failures,
-        list(DISTINCT queue_id) FILTER (WHERE kind = 'client') AS queue_ids,
+        list(DISTINCT queue_id ORDER BY queue_id) FILTER (WHERE kind = 'client') AS queue_ids,
         count(*) FILTER (WHERE kind IN ('reject', 'milter_reject', 'proxy_reject')) AS rejects,
-        any_value(action || ' after ' || stage) FILTER (WHERE kind = 'lost_connection') AS lost
+        arg_min(action || ' after ' || stage, (ts, file_id, line_number)) FILTER (WHERE kind = 'lost_connection') AS lost
     FROM smtpd
     WHERE session > 0
     GROUP BY host, service, daemon, pid, session
     UNION ALL
-    SELECT host, service, daemon, any_value(pid), session, client_port,
+    SELECT host, service, daemon, min(pid), session, client_port,
         NULL, client_ip,
         min(ts) FILTER (WHERE kind = 'connect'),
         max(ts) FILTER (WHERE kind IN ('disconnect', 'pass_new', 'pass_old', 'hangup')),
-        string_agg(DISTINCT kind, ' ') FILTER (WHERE kind NOT IN ('connect', 'disconnect')),
+        string_agg(DISTINCT kind, ' ' ORDER BY kind) FILTER (WHERE kind NOT IN ('connect', 'disconnect')),
         NULL, NULL, NULL, 0, NULL,
         count(*) FILTER (WHERE kind = 'reject'),
         NULL

@@ -1,0 +1,1 @@
+-- Settings DuckDB needs before the lake views: none.
