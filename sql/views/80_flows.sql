@@ -61,7 +61,8 @@ WITH RECURSIVE links AS MATERIALIZED (
     GROUP BY message_key
 ), handed_on AS (
     -- a recipient whose delivery passed the message on to a later instance of the flow
-    SELECT DISTINCT d.message_key, d.recipient, coalesce(d.orig_recipient, '') AS orig_recipient
+    SELECT DISTINCT d.message_key AS message_key, d.recipient AS recipient,
+        coalesce(d.orig_recipient, '') AS orig_recipient
     FROM deliveries AS d
     JOIN links AS l ON l.from_message_key = d.message_key
      AND l.link IN ('queued_as', 'forwarded_as', 'relayed')
@@ -79,16 +80,16 @@ WITH RECURSIVE links AS MATERIALIZED (
 ), outcome AS (
     SELECT flow_id, count(*) AS n,
         count(*) FILTER (WHERE status = 'sent') AS sent,
-        count(DISTINCT status) AS statuses, any_value(status) AS status
+        count(DISTINCT status) AS statuses, min(status) AS only_status
     FROM ends
     GROUP BY flow_id
 )
-SELECT mb.message_key, mb.flow_id, mb.depth,
+SELECT mb.message_key AS message_key, mb.flow_id AS flow_id, mb.depth AS depth,
     CASE
         WHEN o.n IS NULL THEN root.final
         WHEN o.sent = o.n THEN 'delivered'
         WHEN o.sent > 0 THEN 'mixed'
-        WHEN o.statuses = 1 THEN o.status
+        WHEN o.statuses = 1 THEN o.only_status
         ELSE 'undelivered'
     END AS flow_final
 FROM member AS mb
