@@ -2,9 +2,9 @@
 
 One writing process at a time (DuckDB's file lock); readers open it read-only, and with
 DuckDB's own controls for the whole session (:data:`READ_ONLY_CONFIG`): no file outside the
-index read or written, no database attached, no extension installed or loaded. Every error a user can cause here becomes an
-:class:`~mailidx.errors.IndexUnusable` (or :class:`~mailidx.errors.DiskFull`) with a one-line
-message that names the problem (busy, permission denied, read-only file system, cut short).
+index read or written, no database attached, no extension installed or loaded. Every error
+a user can cause here becomes an ``IndexUnusable`` (or ``DiskFull``, mailidx.errors) with a
+one-line message naming the problem (busy, permission denied, read-only file system, cut short).
 """
 
 from __future__ import annotations
