@@ -164,7 +164,7 @@ def build_failure(path: str, exc: BaseException, report, interrupted: bool) -> B
         )
     if isinstance(exc, MailidxError):
         return exc
-    if isinstance(exc, OSError) or type(exc).__module__.startswith("duckdb"):
+    if isinstance(exc, OSError) or "duckdb" in type(exc).__module__:
         return store.failure(path, exc, committed=report.lines)
     return exc
 
@@ -683,7 +683,7 @@ def _report_unexpected(exc: Exception) -> int:
     if isinstance(exc, typer.Abort):
         output.note("mailidx: aborted")
         return 1
-    if type(exc).__module__.startswith("duckdb"):
+    if "duckdb" in type(exc).__module__:
         from mailidx import store
 
         text = store.first_line(str(exc))

@@ -343,7 +343,7 @@ def _open_stream(path: str, raw: Stream) -> Source:
         raise
     except READ_ERRORS as exc:
         raw.close()
-        raise SourceError(f"{path}: {describe_read_error(exc)[0]}") from None
+        raise SourceError(f"{path}: {'; '.join(describe_read_error(exc))}") from None
     return Source(path, compression, None, stream, head, final=True, is_stream=True)  # type: ignore[arg-type]
 
 
@@ -366,7 +366,7 @@ def _read_exactly(stream: BinaryIO, n: int, path: str) -> bytes:
     try:
         return stream.read(n)
     except READ_ERRORS as exc:
-        raise SourceError(f"{path}: {describe_read_error(exc)[0]}") from None
+        raise SourceError(f"{path}: {'; '.join(describe_read_error(exc))}") from None
 
 
 def _check_text(path: str, sample: bytes) -> None:

@@ -111,8 +111,15 @@ def connect(
     and (with ``current``) refuse an index whose schema and views another mailidx
     version wrote: the commands' SQL expects this version's, and only a writer can bring it up
     to date."""
-    if read_only and not os.path.exists(path):
-        raise IndexError_(f"no index at {path}; run `mailidx build` first or pass --db")
+    if read_only:
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            raise IndexError_(
+                f"no index at {path}; run `mailidx build` first or pass --db"
+            ) from None
+        except OSError as exc:
+            raise open_failure(path, exc) from None
     if os.path.isdir(path):
         raise IndexError_(f"{path} is a directory; --db takes a file such as {path}/index.duckdb")
     if not read_only:
@@ -165,7 +172,9 @@ def make_parent(path: str) -> None:
         os.makedirs(parent, exist_ok=True)
     except OSError as exc:
         problem = errors.os_problem(exc) or (exc.strerror or str(exc))
-        raise IndexError_(f"{path}: cannot create {parent}: {problem}") from None
+        raise IndexError_(
+            f"{path}: cannot create {parent}: {problem}; pass --db in a directory you may write"
+        ) from None
 
 
 def open_failure(path: str, exc: Exception) -> IndexUnusable:
