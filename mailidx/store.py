@@ -157,6 +157,18 @@ def connect(
     return con
 
 
+def refused_read_only(exc: Exception) -> bool:
+    """Did a read-only session refuse this statement (a write, a file, an extension)?"""
+    text = str(exc).lower()
+    return (
+        "read-only" in text
+        or "read only" in text
+        or "disabled by configuration" in text
+        or "disabled through configuration" in text
+        or isinstance(exc, duckdb.PermissionException)
+    )
+
+
 def make_parent(path: str) -> None:
     """Create the directory a new index goes in; a part of it that is a file, or a directory
     that cannot be written, is named."""
