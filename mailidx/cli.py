@@ -613,7 +613,8 @@ def _sql_error(exc: Exception) -> str:
 
     text = " ".join(str(exc).split())
     if store.refused_read_only(exc):
-        hint = "a read-only session reads only the index: add --write to write, or to read other files"
+        hint = "a read-only session reads only the index: add --write to write, or to read "
+        hint += "other files"
         return f"{text} ({hint})"
     return text
 
