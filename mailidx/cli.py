@@ -638,7 +638,7 @@ def main() -> None:
     """The one place an error becomes a line on stderr and an exit status."""
     sys.argv[1:] = pair_params(sys.argv[1:])
     try:
-        result = app(standalone_mode=False)
+        result = app(standalone_mode=False, prog_name="mailidx")
         code = result if isinstance(result, int) else 0
     except MailidxError as exc:
         output.note(f"mailidx: {exc}")

@@ -169,10 +169,9 @@ class Decompressed:
     def _restart(self) -> None:
         self.unpacker = _decompressor(self.kind)
         self.input = b""  # compressed bytes not given to the decompressor yet
-        self.buffer = bytearray()
+        self.buffer = b""  # decompressed, not handed out yet
         self.pos = 0  # decompressed bytes handed out
         self.done = False
-        self.error: BaseException | None = None
 
     def _input(self) -> bytes:
         data, self.input = self.input, b""
@@ -221,23 +220,12 @@ class Decompressed:
                 return out
 
     def read(self, n: int = -1) -> bytes:
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
-        want = n if n >= 0 else 1 << 62
-        while len(self.buffer) < want and not self.done:
-            try:
-                more = self._more()
-            except (Truncated, Damaged, Stalled) as exc:
-                if not self.buffer:
-                    raise
-                self.error = exc  # the bytes decompressed before it first
-                break
-            if not more:
-                self.done = True
-            self.buffer += more
-        data = bytes(self.buffer[:want])
-        del self.buffer[:want]
+        """Up to n bytes (fewer before the end too, as a raw file gives); b"" at the end."""
+        if not self.buffer and not self.done:
+            self.buffer = self._more()
+            self.done = not self.buffer
+        data = self.buffer if n < 0 or n >= len(self.buffer) else self.buffer[:n]
+        self.buffer = self.buffer[len(data) :]
         self.pos += len(data)
         return data
 
@@ -363,10 +351,19 @@ def _peek_more(stream: BinaryIO, compression: str | None) -> bytes:
 
 
 def _read_exactly(stream: BinaryIO, n: int, path: str) -> bytes:
+    """n bytes, or fewer at the end (a decompressor hands out what it has)."""
+    data = b""
     try:
-        return stream.read(n)
+        while len(data) < n:
+            more = stream.read(n - len(data))
+            if not more:
+                break
+            data += more
     except READ_ERRORS as exc:
-        raise SourceError(f"{path}: {'; '.join(describe_read_error(exc))}") from None
+        if not (data and isinstance(exc, (Truncated, Stalled))):
+            raise SourceError(f"{path}: {'; '.join(describe_read_error(exc))}") from None
+        # a short head: the next read meets the same end again, after its lines
+    return data
 
 
 def _check_text(path: str, sample: bytes) -> None:
