@@ -647,11 +647,16 @@ def main() -> None:
         output.note("mailidx: interrupted")
         code = 130
     except BrokenPipeError:  # `mailidx sql … | head`: the reader has what it wanted
-        sys.stderr.close()
         code = 0
     except Exception as exc:
         code = _report_unexpected(exc)
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = code or 0
+    finally:  # nothing more for a closed pipe (Python would complain at exit)
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     sys.exit(code)
 
 

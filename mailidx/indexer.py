@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -343,18 +342,7 @@ def order_by_age(paths: Iterable[str]) -> list[str]:
         except OSError:
             return float("inf")
 
-    return sorted(paths, key=lambda p: (is_stream(p), age(p)))
-
-
-def is_stream(path: str) -> bool:
-    """stdin, a FIFO, a pipe (``<(…)``, ``/dev/stdin``): read after the files (sources)."""
-    if path == "-":
-        return True
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+    return sorted(paths, key=lambda p: (sources.is_stream(p), age(p)))
 
 
 def build(

@@ -258,6 +258,17 @@ def default_paths() -> list[str]:
     return found
 
 
+def is_stream(path: str) -> bool:
+    """stdin, a FIFO, a pipe (``<(…)``, ``/dev/stdin``): read after the files."""
+    if path == "-":
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def detect_compression(first_bytes: bytes) -> str | None:
     for magic, name in MAGIC.items():
         if first_bytes.startswith(magic):
