@@ -612,6 +612,8 @@ def _sql_error(exc: Exception) -> str:
     from mailidx import store
 
     text = " ".join(str(exc).split())
+    if "read-only" in text.lower() or "read only" in text.lower():
+        return f"{text} (the index opens read-only: add --write to change it)"
     if store.refused_read_only(exc):
         hint = "a read-only session reads only the index: add --write to write, or to read "
         hint += "other files"
