@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the system packages the real-Postfix test lab needs (tests/realpostfix/):
-#   postfix (>= 3.4, for maillog_file/postlogd), pflogsumm, swaks; tmux for the shell test.
+#   postfix (>= 3.4, for maillog_file/postlogd), pflogsumm, swaks; tmux for the shell test;
+#   bzip2 and xz-utils (bzcat, xzcat: the reference for reading cut archives).
 # Idempotent and non-interactive. Run as root (or with sudo available).
 #
 # The lab runs its OWN private Postfix instance on loopback ports (postfix -c DIR start);
@@ -19,7 +20,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-PKGS=(postfix pflogsumm swaks tmux)
+PKGS=(postfix pflogsumm swaks tmux bzip2 xz-utils)
 
 missing=()
 for p in "${PKGS[@]}"; do
