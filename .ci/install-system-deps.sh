@@ -5,6 +5,7 @@
 #   into real .journal files (tests/journals.py) without a running journald.
 #   chromium (headless, driven over its DevTools protocol) for the report's browser test.
 #   a Java runtime for Spark (pyspark, local mode) in tests/test_lake_engines.py.
+#   bzip2 and xz-utils (bzcat, xzcat: the reference for reading cut archives).
 # Idempotent and non-interactive. Run as root (or with sudo available).
 #
 # The lab runs its OWN private Postfix instance on loopback ports (postfix -c DIR start);
@@ -23,7 +24,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-PKGS=(postfix pflogsumm swaks tmux systemd systemd-journal-remote chromium)
+PKGS=(postfix pflogsumm swaks tmux bzip2 xz-utils systemd systemd-journal-remote chromium)
 # Spark 4 runs on Java 17 or 21: Debian's default JRE (17 in Debian 12, 21 in Debian 13)
 if ! command -v java >/dev/null 2>&1; then
     PKGS+=(default-jre-headless)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -10,7 +12,12 @@ from pathlib import Path
 import typer
 
 from mailidx import output
-from mailidx.store import IndexError_, default_db_path
+from mailidx.errors import Interrupted, MailidxError
+from mailidx.store import IndexBusy, IndexError_, default_db_path
+
+BUILD_WAIT = 10.0  # seconds build waits for a busy index (watch lets go between batches)
+MAX_ROWS = (1 << 63) - 1  # the most a LIMIT takes
+STREAM_WAIT = 10.0  # = sources.STREAM_WAIT (not imported: the other commands do not need it)
 
 app = typer.Typer(
     help="A local, SQL-queryable index of Postfix mail logs.",
@@ -25,10 +32,10 @@ DbOption = typer.Option(
 FormatOption = typer.Option(None, "--format", help="table, csv, json or jsonl")
 
 
-def fail(message: str) -> None:
-    """One line on stderr, exit status 1."""
+def fail(message: str | MailidxError) -> None:
+    """One line on stderr, exit status 1 (or the error's own)."""
     output.note(f"mailidx: {message}")
-    raise typer.Exit(1)
+    raise typer.Exit(getattr(message, "exit_code", 1))
 
 
 def db_path(db: str | None) -> str:
@@ -135,17 +142,35 @@ def look_for_logs():
 
 @app.command()
 def build(
-    paths: list[str] = typer.Argument(None, help="Log files (plain, .gz, .bz2, .xz; - = stdin)"),
+    paths: list[str] = typer.Argument(
+        None, help="Log files (plain, .gz, .bz2, .xz; - = stdin; FIFOs and pipes read last)"
+    ),
     journal: bool = JournalOption,
     journal_file: list[str] = JournalFileOption,
     journal_dir: str | None = JournalDirOption,
     since: str | None = SinceJournalOption,
     db: str | None = DbOption,
     tz: str | None = typer.Option(None, help="Zone of times without an offset [default: local]"),
-    year: int | None = typer.Option(None, help="Year of the first year-less line of each file"),
+    year: int | None = typer.Option(
+        None, min=1, max=9999, help="Year of the first year-less line of each file"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary"),
     batch_mb: int = typer.Option(
-        64, "--batch-mb", min=1, help="Lines committed together, in MiB (memory ≈ 15× this)"
+        64,
+        "--batch-mb",
+        min=1,
+        max=1 << 20,
+        help="Lines committed together, in MiB (memory ≈ 15× this)",
+    ),
+    wait: float = typer.Option(
+        BUILD_WAIT, min=0, max=86400, help="Seconds to wait for a busy index (watch's next gap)"
+    ),
+    stream_wait: float = typer.Option(
+        STREAM_WAIT,
+        "--stream-wait",
+        min=0.1,
+        max=86400,
+        help="Seconds a FIFO, pipe or stdin may deliver nothing before it is left",
     ),
 ) -> None:
     """Index new lines of each log file (or the journal); re-running adds only what is new."""
@@ -159,25 +184,32 @@ def build(
     if not paths and source is None:
         paths, source = look_for_logs()
     if source is not None:
-        try:
-            source.check()
-        except journals.JournalError as exc:
-            fail(str(exc))
+        source.check()  # a JournalError: one line, exit 1
     path = db_path(db)
-    try:
-        con = store.open_for_writing(path, tz=zone, on_upgrade=_upgrading(path))
-    except IndexError_ as exc:
-        fail(str(exc))
-    except Exception as exc:  # a bad --tz, for one
-        fail(f"cannot use time zone {zone!r}: {exc}".splitlines()[0])
     options = indexer.Options(tz=zone, year=year, chunk_bytes=batch_mb << 20)
+    options.stream_wait = stream_wait
     if os.environ.get("MAILIDX_BATCH_BYTES"):  # byte-sized batches, for tests
         options.chunk_bytes = int(os.environ["MAILIDX_BATCH_BYTES"])
     report, read = indexer.BuildReport(), None
-    with progress_bar(paths, quiet) as progress:
+
+    def waiting(busy: IndexBusy) -> None:
+        output.note(  # a progress note, like the summary line: not an error
+            f"waiting up to {wait:g} s for {busy.holder or 'another process'} to let go of "
+            f"{path} (--wait)"
+        )
+
+    with Interruptible() as stop:
+        con = store.open_for_writing(
+            path, tz=zone, wait=wait, on_upgrade=_upgrading(path), on_wait=waiting
+        )
+        stop.con = con
+        options.stopped = lambda: stop.hit
         try:
+            if stop.hit:
+                raise Interrupted("interrupted")
             if paths:
-                report = indexer.build(con, paths, options, progress)
+                with progress_bar(paths, quiet) as progress:
+                    indexer.build(con, paths, options, progress, report)
                 # a file rotated since the last run has its new name even when nothing was new
                 known = store.known_files(con)
                 moved_files.record(con, moved_files.renamed(known, moved_files.heads(paths)))
@@ -189,13 +221,12 @@ def build(
                 report.unparsed += read.unparsed
                 report.seconds += time.monotonic() - started
                 con.execute("CHECKPOINT")
-        except KeyboardInterrupt:
             con.close()
-            fail("interrupted; the index holds every batch committed so far, run build again")
-        except journals.JournalError as exc:
-            con.close()
-            fail(str(exc))
-    con.close()
+        except BaseException as exc:
+            store.close_quietly(con)
+            raise build_failure(path, exc, report, stop.hit) from None
+    for warning in report.warnings:
+        output.note(f"mailidx: {warning}")
     for error in report.errors:
         output.note(f"mailidx: {error}")
     if not quiet:
@@ -213,6 +244,46 @@ def build(
 
 def _notice(message: str) -> None:
     output.note(f"mailidx: {message}")
+
+
+def build_failure(path: str, exc: BaseException, report, interrupted: bool) -> BaseException:
+    """What a build that stopped part way says: one line, with the lines it committed."""
+    from mailidx import store
+
+    if interrupted or isinstance(exc, (KeyboardInterrupt, Interrupted)):
+        return Interrupted(
+            f"interrupted; {report.lines:,} lines committed, run build again to continue"
+        )
+    if isinstance(exc, MailidxError):
+        return exc
+    if isinstance(exc, OSError) or "duckdb" in type(exc).__module__:
+        return store.failure(path, exc, committed=report.lines)
+    return exc
+
+
+class Interruptible:
+    """Ctrl-C or SIGTERM during a build: the running statement is interrupted (its batch
+    rolls back) and the build stops before the next one."""
+
+    def __init__(self) -> None:
+        self.con = None
+        self.hit = False
+        self.before: dict = {}
+
+    def handle(self, signum, frame) -> None:
+        self.hit = True
+        if self.con is not None:
+            with contextlib.suppress(Exception):
+                self.con.interrupt()
+
+    def __enter__(self) -> Interruptible:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.before[signum] = signal.signal(signum, self.handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self.before.items():
+            signal.signal(signum, handler)
 
 
 class progress_bar:
@@ -317,7 +388,7 @@ def watch(
         status = watcher.run()
     except (watching.WatchError, IndexError_, journals.JournalError) as exc:
         line.clear()
-        fail(str(exc))
+        fail(exc)
     line.clear()
     if not quiet:
         output.note(
@@ -370,7 +441,7 @@ def status(db: str | None = DbOption, fmt: str | None = FormatOption) -> None:
     try:
         con = store.connect(path, read_only=True, current=False)
     except IndexError_ as exc:
-        fail(str(exc))
+        fail(exc)
     files = con.execute(
         """SELECT path, CASE WHEN first_path <> path THEN first_path END AS renamed_from,
                   bytes_done AS bytes, lines_done AS lines,
@@ -479,7 +550,7 @@ def _open_for_sql(path: str, write: bool, lake: str | None):
     try:
         return store.connect(path, read_only=not write, current=False)
     except IndexError_ as exc:
-        fail(str(exc))
+        fail(exc)
 
 
 def interactive(path: str, write: bool, fmt: str | None, lake: str | None = None) -> None:
@@ -521,7 +592,7 @@ def query(
     client: str | None = typer.Option(None, help="Client IP or host name (LIKE)"),
     relay: str | None = typer.Option(None, help="Relay host (LIKE) or IP"),
     host: str | None = typer.Option(None, help="Postfix server (syslog host)"),
-    limit: int = typer.Option(100, help="At most this many rows"),
+    limit: int = typer.Option(100, min=0, max=MAX_ROWS, help="At most this many rows"),
     count: bool = typer.Option(False, "--count", help="Only the number of rows (no --limit)"),
     by: str | None = typer.Option(
         None, "--by", help="Count the rows per domain, reason, day or relay (no --limit)"
@@ -554,8 +625,8 @@ def query(
             "relay": relay,
             "host": host,
             "limit": limit,
-            "since": queries.parse_when(since, zone) if since else None,
-            "until": queries.parse_when(until, zone) if until else None,
+            "since": _when(since, zone, "--since"),
+            "until": _when(until, zone, "--until"),
         }
         params = queries.bind(q, given)
         con = store.connect(db_path(db), read_only=True)
@@ -573,7 +644,7 @@ def query(
         finally:
             con.close()
     except (queries.QueryError, IndexError_) as exc:
-        fail(str(exc))
+        fail(exc)
     if by is None and count and fmt in (None, "table", "csv"):
         print(rows[0][0])  # the one-line answer
         return
@@ -599,14 +670,14 @@ def trace(
     try:
         zone = tz or local_zone()
         window = tracing.Window(
-            queries.parse_when(since, zone) if since else None,
-            queries.parse_when(until, zone) if until else None,
+            _when(since, zone, "--since"),
+            _when(until, zone, "--until"),
         )
         con = store.connect(db_path(db), read_only=True)
         stories = tracing.stories(con, term, window, with_lines=lines)
         con.close()
     except (queries.QueryError, IndexError_) as exc:
-        fail(str(exc))
+        fail(exc)
     if not stories:
         fail(f"nothing in the index matches {term!r} (a queue ID, Message-ID, address or client)")
     if fmt == "json":
@@ -622,7 +693,7 @@ def trace(
 def summary(
     since: str | None = typer.Option(None, help="From: 2h, 7d, today, yesterday, ISO time"),
     until: str | None = typer.Option(None, help="Until (same forms as --since)"),
-    limit: int = typer.Option(10, help="Rows in each top list"),
+    limit: int = typer.Option(10, min=0, max=MAX_ROWS, help="Rows in each top list"),
     host: str | None = typer.Option(None, help="Only this Postfix server (syslog host)"),
     tz: str | None = typer.Option(None, help="Zone of times without an offset"),
     db: str | None = DbOption,
@@ -647,13 +718,13 @@ def summary(
         )
     try:
         zone = tz or local_zone()
-        start = queries.parse_when(since, zone) if since else None
-        end = queries.parse_when(until, zone) if until else None
+        start = _when(since, zone, "--since")
+        end = _when(until, zone, "--until")
         con = store.connect(db_path(db), read_only=True)
         report = summarise.report(con, start, end, limit, host)
         con.close()
     except (queries.QueryError, IndexError_) as exc:
-        fail(str(exc))
+        fail(exc)
     if fmt in ("csv", "jsonl"):
         columns, rows = summarise.section_rows(report, section or "totals")
         output.render(columns, rows, fmt)
@@ -737,7 +808,7 @@ def schema(
     try:
         con = schema_mod.open_schema(db_path(db))
     except IndexError_ as exc:
-        fail(str(exc))
+        fail(exc)
     names = schema_mod.PUBLIC if view is None else (view,)
     relations = schema_mod.describe(con, names)
     con.close()
@@ -758,9 +829,15 @@ def schema(
 
 
 def _sql_error(exc: Exception) -> str:
+    from mailidx import store
+
     text = " ".join(str(exc).split())
     if "read-only" in text.lower() or "read only" in text.lower():
         return f"{text} (the index opens read-only: add --write to change it)"
+    if store.refused_read_only(exc):
+        hint = "a read-only session reads only the index: add --write to write, or to read "
+        hint += "other files"
+        return f"{text} ({hint})"
     return text
 
 
@@ -881,8 +958,73 @@ def pair_params(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
+    """The one place an error becomes a line on stderr and an exit status."""
     sys.argv[1:] = pair_params(sys.argv[1:])
-    app()
+    try:
+        result = app(standalone_mode=False, prog_name="mailidx")
+        code = result if isinstance(result, int) else 0
+    except MailidxError as exc:
+        output.note(f"mailidx: {exc}")
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        output.note("mailidx: interrupted")
+        code = 130
+    except BrokenPipeError:  # `mailidx sql … | head`: the reader has what it wanted
+        code = 0
+    except Exception as exc:
+        code = _report_unexpected(exc)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = code or 0
+    finally:  # nothing more for a closed pipe (Python would complain at exit)
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(code)
+
+
+def _when(text: str | None, zone: str, option: str):
+    """--since/--until as an instant; a bad one is bad usage that names the option."""
+    from mailidx import queries
+
+    if text is None:
+        return None
+    try:
+        return queries.parse_when(text, zone)
+    except queries.BadTime as exc:
+        raise queries.BadTime(f"{option}: {exc}") from None
+
+
+def _typer_error(name: str) -> type:
+    """typer's own (vendored click) exception class of that name, found from a public one."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
+
+
+def _report_unexpected(exc: Exception) -> int:
+    """Usage errors, typer's aborts and stray DuckDB errors: one line each, never a traceback
+    for a user's mistake; anything else is a bug and keeps its traceback."""
+    if isinstance(exc, _typer_error("ClickException")):
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.stderr.write(exc.format_message() + "\n")  # `mailidx` alone: the help
+            return exc.exit_code
+        ctx = getattr(exc, "ctx", None)
+        command = ctx.command_path if ctx is not None else "mailidx"
+        see = f" (see {command} --help)" if isinstance(exc, _typer_error("UsageError")) else ""
+        output.note(f"{command}: {exc.format_message()}{see}")
+        return exc.exit_code
+    if isinstance(exc, typer.Abort):
+        output.note("mailidx: aborted")
+        return 1
+    if "duckdb" in type(exc).__module__:
+        from mailidx import store
+
+        text = store.first_line(str(exc))
+        if any(w in text.lower() for w in store.DAMAGE_WORDS):
+            output.note(f"mailidx: {store.damaged('the index', exc)}")
+        else:
+            output.note(f"mailidx: {text}")
+        return 1
+    raise exc
 
 
 if __name__ == "__main__":

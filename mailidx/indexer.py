@@ -8,16 +8,19 @@ moment leaves the index as it was after some whole batch, and the next build goe
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
 from mailidx import parser, sources, store
+from mailidx.errors import Interrupted
 from mailidx.sources import Source, SourceError
 
 
@@ -29,6 +32,7 @@ class BuildReport:
     unparsed: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def lines_per_second(self) -> float:
@@ -40,9 +44,12 @@ class Options:
     tz: str
     year: int | None = None
     chunk_bytes: int = sources.CHUNK_BYTES
+    stream_wait: float = sources.STREAM_WAIT  # see sources: the rule for streams
+    stopped: Callable[[], bool] = lambda: False  # Ctrl-C: stop before the next batch
 
 
 ARROW_BATCH_ROWS = 32 * 1024
+FUTURE_SLACK = 3600  # seconds of clock skew a file's mtime may be ahead before a warning
 MEMORY_PER_BATCH = 16  # DuckDB may use this many times the batch …
 MIN_MEMORY_MB = 1024  # … and at least this
 CHECKPOINT_AFTER = "4GB"  # of write-ahead log
@@ -172,7 +179,8 @@ def append_batch(
         con.execute("DROP TABLE parsed")
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):  # a failed COMMIT has rolled back already
+            con.execute("ROLLBACK")
         raise
     finally:
         con.unregister("batch")
@@ -299,21 +307,43 @@ def index_source(
     if len(source.head) > len(state.head):
         state.head = source.head
     line_number = state.lines_done + 1
-    for start, chunk in sources.chunks(source, state.bytes_done, options.chunk_bytes):
-        if state.last_year is None:
-            state.last_year = first_year(source, chunk, options)
-        batch = to_batch(chunk, start, line_number, state)
-        n_events, n_unparsed = append_batch(con, state, batch, start + len(chunk))
-        line_number += batch.num_rows
-        report.lines += batch.num_rows
-        report.events += n_events
-        report.unparsed += n_unparsed
-        if progress:
-            progress(len(chunk))
+    try:
+        for start, chunk in sources.chunks(source, state.bytes_done, options.chunk_bytes):
+            if options.stopped():
+                raise Interrupted("interrupted")
+            if state.last_year is None:
+                state.last_year = first_year(source, chunk, options)
+                warning = future_mtime(source, options)
+                if warning:
+                    report.warnings.append(warning)
+            batch = to_batch(chunk, start, line_number, state)
+            n_events, n_unparsed = append_batch(con, state, batch, start + len(chunk))
+            line_number += batch.num_rows
+            report.lines += batch.num_rows
+            report.events += n_events
+            report.unparsed += n_unparsed
+            if progress:
+                progress(len(chunk))
+    except sources.ReadFailed as exc:
+        raise SourceError(
+            f"{source.path}: {exc.cause}; its first {state.lines_done:,} lines "
+            f"({state.bytes_done:,} bytes) are indexed, {exc.advice}"
+        ) from None
+
+
+def future_mtime(source: Source, options: Options) -> str | None:
+    """A warning when year-less lines are dated by a modification time in the future."""
+    if options.year or not source.mtime or source.mtime <= time.time() + FUTURE_SLACK:
+        return None
+    when = dt.datetime.fromtimestamp(source.mtime, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"warning: {source.path}: modified in the future ({when}); its year-less lines are "
+        "dated up to then: check the clock, or give --year"
+    )
 
 
 def order_by_age(paths: Iterable[str]) -> list[str]:
-    """Oldest first, so lines land roughly in time order; stdin last."""
+    """Oldest first, so lines land roughly in time order; streams (stdin, FIFOs) last."""
 
     def age(path: str) -> float:
         try:
@@ -321,12 +351,21 @@ def order_by_age(paths: Iterable[str]) -> list[str]:
         except OSError:
             return float("inf")
 
-    return sorted(paths, key=lambda p: (p == "-", age(p)))
+    return sorted(paths, key=lambda p: (sources.is_stream(p), age(p)))
 
 
-def build(con, paths: list[str], options: Options, progress: Progress | None = None) -> BuildReport:
-    """Index every path; a path that cannot be read is reported and the others still run."""
-    report = BuildReport()
+def build(
+    con,
+    paths: list[str],
+    options: Options,
+    progress: Progress | None = None,
+    report: BuildReport | None = None,
+) -> BuildReport:
+    """Index every path; a path that cannot be read is reported and the others still run.
+
+    ``report`` (the caller's, so that it knows what was committed when the build fails or is
+    interrupted) counts the lines committed. Streams come after the files."""
+    report = report if report is not None else BuildReport()
     started = time.monotonic()
     # DuckDB's buffer pool keeps every block it wrote while memory allows: a cap makes the
     # build's memory follow the batch size instead of the index size
@@ -338,8 +377,10 @@ def build(con, paths: list[str], options: Options, progress: Progress | None = N
     con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_AFTER}'")
     known = store.known_files(con)
     for path in order_by_age(paths):
+        if options.stopped():
+            raise Interrupted("interrupted")
         try:
-            source = sources.open_source(path)
+            source = sources.open_source(path, options.stream_wait)
         except SourceError as exc:
             report.errors.append(str(exc))
             continue

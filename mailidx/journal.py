@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from mailidx import indexer, store
+from mailidx.errors import SourceError
 
 JOURNALCTL = "journalctl"
 FIELDS = "_HOSTNAME,SYSLOG_IDENTIFIER,_PID,SYSLOG_PID,MESSAGE"  # plus __CURSOR, __REALTIME_…
@@ -48,7 +49,7 @@ GROUPS_HINT = (
 )
 
 
-class JournalError(Exception):
+class JournalError(SourceError):
     """The journal cannot be read; the message is one line for the user."""
 
 

@@ -1,8 +1,10 @@
 """One renderer for every command: table, csv, json, jsonl.
 
-Data goes to stdout, notes and errors to stderr. Log text is data: in a table it is shown as
-plain text (no rich markup) with control characters escaped, so a line cannot restyle or
-drive the terminal.
+Data goes to stdout, notes and errors to stderr. Log text is data: on a terminal, in every
+format, it is shown as plain text (no rich markup) with control characters and bidirectional
+overrides escaped (``\x1b``, ``\u202e``), so a line cannot restyle, drive or reorder the
+terminal; CSV written to a pipe or a file stays byte-exact. Notes and errors are one line:
+a newline in a file name shows as ``\n``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from typing import Any, TextIO
 
 FORMATS = ("table", "csv", "json", "jsonl")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Unicode's bidirectional controls: embeddings, overrides, isolates, marks
+BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+NEWLINE = re.compile("[\n\u2028\u2029\x85]")
 
 
 def default_format(stream: TextIO | None = None) -> str:
@@ -26,9 +31,23 @@ def default_format(stream: TextIO | None = None) -> str:
 
 
 def safe_text(value: Any) -> str:
-    """Text for a terminal: control characters (ESC included) shown as \\xNN."""
+    """Text for a terminal: control characters (ESC included) shown as \\xNN, bidirectional
+    controls as \\uNNNN (shown, not obeyed)."""
     text = value if isinstance(value, str) else str(value)
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    text = CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return BIDI.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def one_line(value: Any) -> str:
+    """safe_text that keeps to one line: newlines shown as \\x0a too."""
+    return safe_text(NEWLINE.sub(lambda m: ascii(m.group())[1:-1], str(value)))
+
+
+def is_terminal(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def jsonable(value: Any) -> Any:
@@ -82,9 +101,11 @@ def render(
 ) -> None:
     out = out or sys.stdout
     if fmt == "csv":
+        # on a terminal the cells are escaped as in a table; into a pipe or file, byte-exact
+        cell = (lambda v: safe_text(cell_text(v))) if is_terminal(out) else cell_text
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([cell_text(v) for v in row] for row in rows)
+        writer.writerow([cell(c) for c in columns])
+        writer.writerows([cell(v) for v in row] for row in rows)
     elif fmt == "json":
         json.dump([dict(zip(columns, map(jsonable, row))) for row in rows], out, indent=2)
         out.write("\n")
@@ -185,7 +206,7 @@ def table_width(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
 
 def note(message: str) -> None:
     """A note for the user on stderr (never mixed into the data on stdout)."""
-    sys.stderr.write(safe_text(message) + "\n")
+    sys.stderr.write(one_line(message) + "\n")
 
 
 def render_stories(stories, out: TextIO | None = None, with_lines: bool = True) -> None:

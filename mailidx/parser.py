@@ -317,7 +317,7 @@ WITH f AS (
              WHEN qid IS NOT NULL THEN substr(msg, qcolon + 2)
              WHEN warning_qid IS NOT NULL
              THEN 'warning: ' || substr(msg, length(warning_qid) + 12)
-             ELSE msg END) AS body
+             ELSE msg END, ' ' || chr(13)) AS body  -- CRLF: the CR is no part of the last field
     FROM r
 )
 SELECT *, {classify_sql()} AS rule,

@@ -123,8 +123,10 @@ class Shell:
             self.error("query cancelled")
             return
         except duckdb.Error as exc:
+            from mailidx import store
+
             message = " ".join(str(exc).split())
-            if "read-only" in message.lower():
+            if not self.write and store.refused_read_only(exc):
                 message += " (the shell opens the index read-only: start it with --write)"
             self.error(message)
             return

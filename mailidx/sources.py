@@ -1,38 +1,73 @@
-"""Reading log sources: plain, gzip, bzip2 and xz files, and stdin.
+"""Reading log sources: plain, gzip, bzip2 and xz files, stdin, pipes and FIFOs.
 
 A source is read as bytes from a given decompressed offset, in chunks that end on a line
 boundary. Nothing here knows about DuckDB; the indexer decides where to start and what a chunk
 becomes.
+
+Compressed data is decompressed here, a small piece of input at a time, with the formats' own
+streaming decompressors: a file cut short (a crashed logrotate, a partial copy) gives every
+byte ``zcat``, ``bzcat`` or ``xzcat`` would give before the damage, then an error naming how
+far it got. Several members (``cat a.gz b.gz``) are read one after the other, as the tools do.
+
+Streams (``-``, a FIFO, ``/dev/stdin``, ``<(…)``) are read to their end without seeking. The
+rule that keeps one of them from holding up a run: a stream that delivers no data for
+``wait`` seconds (``build --stream-wait``, 10 s by default) is left with an error, and what it
+delivered until then counts; the indexer reads streams after the files.
 """
 
 from __future__ import annotations
 
 import bz2
 import glob
-import gzip
 import lzma
 import os
-import sys
+import select
+import stat
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from mailidx.errors import SourceError
+
 HEAD_BYTES = 1024  # a file is known by its first bytes (see the indexer)
 CHUNK_BYTES = 64 << 20  # one batch: about 500,000 lines
 READ_BLOCK = 1 << 20
+FEED_BYTES = 16 << 10  # compressed bytes given to a decompressor at a time
+STREAM_WAIT = 10.0  # seconds a stream may deliver nothing before it is left
 DEFAULT_GLOBS = ("/var/log/maillog*", "/var/log/mail.log*")
 MAGIC = {
     b"\x1f\x8b": "gzip",
     b"BZh": "bzip2",
     b"\xfd7zXZ\x00": "xz",
 }
-OPENERS = {"gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open}
+
+
+class Truncated(EOFError):
+    """Compressed data that ends before its end marker, after ``at`` decompressed bytes."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(f"compressed data ends early after {at:,} bytes")
+        self.at = at
+
+
+class Damaged(ValueError):
+    """Compressed data that cannot be decompressed past ``at`` decompressed bytes."""
+
+    def __init__(self, at: int, reason: str) -> None:
+        super().__init__(reason)
+        self.at = at
+
+
+class Stalled(OSError):
+    """A stream that delivered nothing for ``seconds``."""
+
+    def __init__(self, at: int, seconds: float) -> None:
+        super().__init__(f"no data for {seconds:g} s")
+        self.at, self.seconds = at, seconds
+
+
 READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
-
-
-class SourceError(Exception):
-    """A source that cannot be read; the message is one line for the user."""
 
 
 @dataclass
@@ -42,15 +77,178 @@ class Source:
     mtime: float | None  # for year inference; for gzip, the header's mtime when set
     stream: BinaryIO
     head: bytes  # first bytes of the decompressed content (already consumed from stream)
-    final: bool  # compressed files and stdin do not grow: a last line without "\n" counts
+    final: bool  # compressed files and streams do not grow: a last line without "\n" counts
+    is_stream: bool = False  # stdin, a pipe or a FIFO: read once, in order, never seeked
 
     @property
     def is_stdin(self) -> bool:
         return self.path == "-"
 
     def close(self) -> None:
-        if not self.is_stdin:
-            self.stream.close()
+        self.stream.close()
+
+
+class Stream:
+    """A pipe, FIFO or stdin, read without blocking for longer than ``wait`` seconds a time.
+
+    ``read(n)`` returns n bytes or fewer at the end, as a buffered file does. A FIFO is opened
+    without waiting for its writer; no data for ``wait`` seconds raises :class:`Stalled` (after
+    the bytes read before it were handed out).
+    """
+
+    def __init__(self, fd: int, wait: float, owned: bool) -> None:
+        self.fd, self.wait, self.owned = fd, wait, owned
+        self.buffer = bytearray()
+        self.pos = 0  # bytes handed out
+        self.eof = False
+        self.error: BaseException | None = None
+
+    def _fill(self, n: int) -> None:
+        while len(self.buffer) < n and not self.eof:
+            ready = select.poll()
+            ready.register(self.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+            if not ready.poll(self.wait * 1000):
+                raise Stalled(self.pos + len(self.buffer), self.wait)
+            try:
+                data = os.read(self.fd, max(n - len(self.buffer), READ_BLOCK))
+            except BlockingIOError:
+                continue
+            if not data:
+                self.eof = True
+            self.buffer += data
+
+    def peek(self, n: int) -> bytes:
+        self._fill(n)
+        return bytes(self.buffer[:n])
+
+    def read(self, n: int = -1) -> bytes:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        want = n if n >= 0 else 1 << 62
+        try:
+            self._fill(want)
+        except Stalled as exc:
+            if not self.buffer:
+                raise
+            self.error = exc  # the bytes before it first
+        data = bytes(self.buffer[:want])
+        del self.buffer[:want]
+        self.pos += len(data)
+        return data
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        if self.owned:
+            os.close(self.fd)
+            self.owned = False
+
+
+def _decompressor(kind: str):
+    if kind == "gzip":
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    return bz2.BZ2Decompressor() if kind == "bzip2" else lzma.LZMADecompressor()
+
+
+class Decompressed:
+    """The decompressed bytes of a gzip, bzip2 or xz file or stream.
+
+    Input goes to the decompressor ``FEED_BYTES`` at a time and output comes out at most
+    ``READ_BLOCK`` at a time, so every byte decompressed before damage or a cut is handed out
+    before the error (``Truncated`` or ``Damaged``) is raised. Seeking forward reads on;
+    seeking back starts again from the beginning (a file only).
+    """
+
+    def __init__(self, raw, kind: str) -> None:
+        self.raw, self.kind = raw, kind
+        self.mtime: float | None = None
+        self._restart()
+
+    def _restart(self) -> None:
+        self.unpacker = _decompressor(self.kind)
+        self.input = b""  # compressed bytes not given to the decompressor yet
+        self.buffer = b""  # decompressed, not handed out yet
+        self.pos = 0  # decompressed bytes handed out
+        self.done = False
+
+    def _input(self) -> bytes:
+        data, self.input = self.input, b""
+        return data or self.raw.read(FEED_BYTES)
+
+    def _next_member(self) -> bool:
+        """After one member's end: is another one there (``cat a.gz b.gz``)?"""
+        rest = self.unpacker.unused_data + self.input
+        magic = next(m for m, k in MAGIC.items() if k == self.kind)
+        while len(rest) < len(magic):
+            more = self.raw.read(FEED_BYTES)
+            if not more:
+                break
+            rest += more
+        if not rest.startswith(magic):
+            return False  # the end (trailing zeros or garbage are not log lines)
+        self.unpacker = _decompressor(self.kind)
+        self.input = rest
+        return True
+
+    def _more(self) -> bytes:
+        """The next decompressed bytes; b"" at the end."""
+        at = self.pos + len(self.buffer)
+        while True:
+            unpacker = self.unpacker
+            if unpacker.eof and not self._next_member():
+                return b""
+            unpacker = self.unpacker
+            tail = getattr(unpacker, "unconsumed_tail", b"")
+            if tail or not getattr(unpacker, "needs_input", True):
+                data = tail
+            else:
+                data = self._input()
+                if not data:
+                    out = unpacker.flush() if self.kind == "gzip" else b""
+                    if out:
+                        return out
+                    raise Truncated(at)
+            try:
+                out = unpacker.decompress(data, READ_BLOCK)
+            except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
+                raise Damaged(
+                    at, f"compressed data is damaged after {at:,} bytes ({exc})"
+                ) from None
+            if out:
+                return out
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to n bytes (fewer before the end too, as a raw file gives); b"" at the end."""
+        if not self.buffer and not self.done:
+            self.buffer = self._more()
+            self.done = not self.buffer
+        data = self.buffer if n < 0 or n >= len(self.buffer) else self.buffer[:n]
+        self.buffer = self.buffer[len(data) :]
+        self.pos += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seekable(self) -> bool:
+        return self.raw.seekable()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if offset < self.pos:
+            self.raw.seek(0)
+            self._restart()
+        while self.pos < offset:
+            if not self.read(min(offset - self.pos, READ_BLOCK)):
+                break
+        return self.pos
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def close(self) -> None:
+        self.raw.close()
 
 
 def default_paths() -> list[str]:
@@ -58,6 +256,17 @@ def default_paths() -> list[str]:
     for pattern in DEFAULT_GLOBS:
         found.extend(sorted(glob.glob(pattern)))
     return found
+
+
+def is_stream(path: str) -> bool:
+    """stdin, a FIFO, a pipe (``<(…)``, ``/dev/stdin``): read after the files."""
+    if path == "-":
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def detect_compression(first_bytes: bytes) -> str | None:
@@ -79,18 +288,21 @@ def looks_binary(sample: bytes) -> bool:
     return controls > len(sample) / 10
 
 
-def open_source(path: str) -> Source:
-    """Open ``path`` (or stdin for "-") and read its head; raise SourceError if unusable."""
+def open_source(path: str, wait: float = STREAM_WAIT) -> Source:
+    """Open ``path`` (stdin for "-") and read its head; raise SourceError if unusable.
+
+    A path that is not a regular file (a FIFO, ``/dev/stdin``, ``<(…)``) is read as a stream,
+    as "-" is; ``wait`` is how long a stream may deliver nothing (see the module's rule)."""
     if path == "-":
-        stream = sys.stdin.buffer
-        head = _read_exactly(stream, HEAD_BYTES, path)
-        _check_text(path, head)
-        return Source(path, None, None, stream, head, final=True)
+        return _open_stream(path, Stream(0, wait, owned=False))
     if os.path.isdir(path):
         raise SourceError(
             f"{path}: is a directory; give the log files in it (e.g. {path}/maillog*)"
         )
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO: do not wait for a writer
+            return _open_stream(path, Stream(fd, wait, owned=True))
         raw = open(path, "rb")  # noqa: SIM115 - closed by Source.close
     except FileNotFoundError:
         raise SourceError(f"{path}: no such file") from None
@@ -99,19 +311,23 @@ def open_source(path: str) -> Source:
     except OSError as exc:
         raise SourceError(f"{path}: cannot open: {exc.strerror or exc}") from None
     mtime = os.fstat(raw.fileno()).st_mtime
-    compression = detect_compression(raw.read(6))
-    raw.seek(0)
+    try:
+        first = raw.read(10)
+        raw.seek(0)
+    except OSError as exc:
+        raw.close()
+        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    compression = detect_compression(first)
     stream: BinaryIO = raw
     if compression:
-        stream = OPENERS[compression](raw)  # type: ignore[assignment]
+        stream = Decompressed(raw, compression)  # type: ignore[assignment]
+        mtime = _gzip_mtime(first) or mtime if compression == "gzip" else mtime
     try:
         head = _read_exactly(stream, HEAD_BYTES, path)
         _check_text(path, head + _peek_more(stream, compression))
     except SourceError:
         stream.close()
         raise
-    if compression == "gzip" and getattr(stream, "mtime", None):
-        mtime = float(stream.mtime)  # type: ignore[attr-defined]
     return Source(path, compression, mtime, stream, head, final=compression is not None)
 
 
@@ -132,6 +348,26 @@ def permission_hint(path: str) -> str:
     )
 
 
+def _open_stream(path: str, raw: Stream) -> Source:
+    try:
+        compression = detect_compression(raw.peek(6))
+        stream = Decompressed(raw, compression) if compression else raw
+        head = _read_exactly(stream, HEAD_BYTES, path)
+        _check_text(path, head)
+    except SourceError:
+        raw.close()
+        raise
+    except READ_ERRORS as exc:
+        raw.close()
+        raise SourceError(f"{path}: {'; '.join(describe_read_error(exc))}") from None
+    return Source(path, compression, None, stream, head, final=True, is_stream=True)  # type: ignore[arg-type]
+
+
+def _gzip_mtime(header: bytes) -> float | None:
+    """The modification time a gzip header records (0: none)."""
+    return float(int.from_bytes(header[4:8], "little")) or None if len(header) >= 8 else None
+
+
 def _peek_more(stream: BinaryIO, compression: str | None) -> bytes:
     """A few more bytes for the binary check, without consuming them (plain files only)."""
     if compression or not stream.seekable():
@@ -143,10 +379,19 @@ def _peek_more(stream: BinaryIO, compression: str | None) -> bytes:
 
 
 def _read_exactly(stream: BinaryIO, n: int, path: str) -> bytes:
+    """n bytes, or fewer at the end (a decompressor hands out what it has)."""
+    data = b""
     try:
-        return stream.read(n)
+        while len(data) < n:
+            more = stream.read(n - len(data))
+            if not more:
+                break
+            data += more
     except READ_ERRORS as exc:
-        raise SourceError(f"{path}: {describe_read_error(exc)}") from None
+        if not (data and isinstance(exc, (Truncated, Stalled))):
+            raise SourceError(f"{path}: {'; '.join(describe_read_error(exc))}") from None
+        # a short head: the next read meets the same end again, after its lines
+    return data
 
 
 def _check_text(path: str, sample: bytes) -> None:
@@ -154,11 +399,22 @@ def _check_text(path: str, sample: bytes) -> None:
         raise SourceError(f"{path}: not a text log (binary data); leave it out of the list")
 
 
-def describe_read_error(exc: BaseException) -> str:
-    if isinstance(exc, EOFError):
-        return "compressed data ends early (truncated file?); indexed what was readable"
-    text = str(exc) or type(exc).__name__
-    return f"cannot read: {text}"
+def describe_read_error(exc: BaseException) -> tuple[str, str]:
+    """What went wrong reading, and what to do about it, for a one-line error."""
+    if isinstance(exc, (Truncated, EOFError)):
+        return (
+            "compressed data ends early (truncated file?)",
+            "run build again once the file is complete",
+        )
+    if isinstance(exc, Damaged):
+        return str(exc), "the rest of the file cannot be read"
+    if isinstance(exc, Stalled):
+        return (
+            f"no data for {exc.seconds:g} s (a pipe or FIFO nobody writes to?)",
+            "give it to build again when its writer is ready (--stream-wait to wait longer)",
+        )
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return f"cannot read: {text}", "the rest of the file cannot be read"
 
 
 def skip(source: Source, offset: int) -> None:
@@ -166,14 +422,23 @@ def skip(source: Source, offset: int) -> None:
     to_skip = offset - len(source.head)
     if to_skip <= 0:
         return
-    if source.compression is None and not source.is_stdin:
-        source.stream.seek(offset)
+    if source.stream.seekable():
+        source.stream.seek(offset)  # a plain file seeks; a compressed one reads on
         return
     while to_skip > 0:
-        block = source.stream.read(min(to_skip, CHUNK_BYTES))
+        block = source.stream.read(min(to_skip, READ_BLOCK))
         if not block:
             break
         to_skip -= len(block)
+
+
+class ReadFailed(SourceError):
+    """Reading stopped part way: ``at`` is the offset of the first byte not indexed."""
+
+    def __init__(self, path: str, exc: BaseException, at: int) -> None:
+        self.cause, self.advice = describe_read_error(exc)
+        self.path, self.at = path, at
+        super().__init__(f"{path}: {self.cause}; {self.advice}")
 
 
 def chunks(
@@ -181,13 +446,16 @@ def chunks(
 ) -> Iterator[tuple[int, bytes]]:
     """Yield (start offset, bytes) of complete lines from ``offset`` on.
 
-    A last line without a newline is held back unless the source is final (compressed or
-    stdin); a growing plain file gets it on the next run, once Postfix has finished it.
-    Read errors (a truncated .gz) raise SourceError after the lines read before the damage
-    were yielded.
+    A last line without a newline is held back unless the source is final (compressed or a
+    stream); a growing plain file gets it on the next run, once Postfix has finished it.
+    Read errors (a truncated .gz, a stalled pipe) raise :class:`ReadFailed` after the lines
+    read before the damage were yielded; a line the damage cut is not.
     """
     pending = source.head[offset:] if offset < len(source.head) else b""
-    skip(source, offset)
+    try:
+        skip(source, offset)
+    except READ_ERRORS as exc:
+        raise ReadFailed(source.path, exc, offset) from None
     start = offset
     while True:
         blocks, size, error = [pending], len(pending), None
@@ -208,7 +476,7 @@ def chunks(
             start += cut
         pending = data[cut:]
         if error is not None:
-            raise SourceError(f"{source.path}: {describe_read_error(error)}")
+            raise ReadFailed(source.path, error, start)
         if size < chunk_bytes:
             break
     if pending and source.final:

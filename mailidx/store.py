@@ -1,11 +1,15 @@
 """The DuckDB index: opening it, migrating its schema, and appending batches.
 
-One writing process at a time (DuckDB's file lock); readers open it read-only. Every error a
-user can cause here becomes an :class:`IndexError_` with a one-line message.
+One writing process at a time (DuckDB's file lock); readers open it read-only, and with
+DuckDB's own controls for the whole session (:data:`READ_ONLY_CONFIG`): no file outside the
+index read or written, no database attached, no extension installed or loaded. Every error
+a user can cause here becomes an ``IndexUnusable`` (or ``DiskFull``, mailidx.errors) with a
+one-line message naming the problem (busy, permission denied, read-only file system, cut short).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -16,16 +20,44 @@ from pathlib import Path
 
 import duckdb
 
+from mailidx import errors
+from mailidx.errors import IndexDamaged, IndexUnusable
+
 FORMAT = "mailidx"
 UPGRADE_MEMORY_MB = 1024
 # New index files are written so that DuckDB one minor release older (1.5, for DuckDB 2.0)
 # can read them too: DBeaver's driver and other language bindings lag behind.
 STORAGE_VERSION = "v1.5.0"
 BUSY_RETRY_SECONDS = 2.0
+# A read-only session: DuckDB's own controls, set when the file is opened. DuckDB refuses to
+# turn external access, allowed_directories/allowed_paths, community or unsigned extensions
+# back on while the database runs, so no statement can undo them; autoinstall/autoload could
+# be set again but then meet the same refusal. The configuration is not locked
+# (lock_configuration) because that refuses every SET, and `SET TimeZone` is how a read-only
+# user sees times in their zone. Temporary tables and macros stay (in memory, gone with the
+# session); spilling a big sort to the index's .tmp directory is DuckDB's own and still works.
+READ_ONLY_CONFIG = {
+    "enable_external_access": False,  # no read_csv/COPY/EXPORT/ATTACH/INSTALL/LOAD of files
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_unsigned_extensions": False,
+    "allow_persistent_secrets": False,
+}
+# What DuckDB says when a read-only session refuses a statement
+REFUSALS = (
+    "read-only",
+    "read only",
+    "disabled by configuration",
+    "disabled through configuration",
+    "cannot enable external access",
+    "enable_external_access is disabled",
+    "while database is running",
+)
+# What DuckDB says when the file ends before a block it needs
+DAMAGE_WORDS = ("could not read enough bytes", "corrupt", "checksum", "file is too small")
 
-
-class IndexError_(Exception):
-    """An index that cannot be used; the message is one line for the user."""
+IndexError_ = IndexUnusable  # the name the commands have used
 
 
 def default_db_path() -> str:
@@ -53,7 +85,7 @@ def view_files() -> list[Path]:
     return sorted((sql_dir() / "views").glob("*.sql"))
 
 
-class IndexBusy(IndexError_):
+class IndexBusy(IndexUnusable):
     """Another process holds the index; ``holder`` says which ("pid 42 (java)") when DuckDB's
     lock error names it."""
 
@@ -76,39 +108,137 @@ def program_of(pid: str) -> str | None:
         return None
 
 
-def connect(path: str, *, read_only: bool, wait: float = BUSY_RETRY_SECONDS, current: bool = True):
-    """Open the index. Read-only opens retry briefly while a writer holds the file, and (with
-    ``current``) refuse an index whose schema and views another mailidx version wrote: the
-    commands' SQL expects this version's, and only a writer can bring it up to date."""
-    if read_only and not os.path.exists(path):
-        raise IndexError_(f"no index at {path}; run `mailidx build` first or pass --db")
+def connect(
+    path: str,
+    *,
+    read_only: bool,
+    wait: float = BUSY_RETRY_SECONDS,
+    current: bool = True,
+    on_wait: Callable[[IndexBusy], None] | None = None,
+):
+    """Open the index. Opens retry for ``wait`` seconds while another process holds the file
+    (``on_wait`` hears of the first refusal). Read-only opens get :data:`READ_ONLY_CONFIG`,
+    and (with ``current``) refuse an index whose schema and views another mailidx
+    version wrote: the commands' SQL expects this version's, and only a writer can bring it up
+    to date."""
+    if read_only:
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            raise IndexError_(
+                f"no index at {path}; run `mailidx build` first or pass --db"
+            ) from None
+        except OSError as exc:
+            raise open_failure(path, exc) from None
     if os.path.isdir(path):
         raise IndexError_(f"{path} is a directory; --db takes a file such as {path}/index.duckdb")
     if not read_only:
-        parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, exist_ok=True)
+        make_parent(path)
     deadline = time.monotonic() + wait
+    told = False
     while True:
         try:
-            config = {} if read_only else {"storage_compatibility_version": STORAGE_VERSION}
+            config = (
+                dict(READ_ONLY_CONFIG)
+                if read_only
+                else {"storage_compatibility_version": STORAGE_VERSION}
+            )
             con = duckdb.connect(path, read_only=read_only, config=config)
             break
         except duckdb.IOException as exc:
             text = str(exc)
             if "lock" in text.lower():
+                busy = IndexBusy(path, exc)
                 if time.monotonic() < deadline:
+                    if on_wait is not None and not told:
+                        on_wait(busy)
+                        told = True
                     time.sleep(0.05)
                     continue
-                raise IndexBusy(path, exc) from None
-            raise IndexError_(f"{path}: not a DuckDB index ({first_line(text)})") from None
+                raise busy from None
+            raise open_failure(path, exc) from None
         except duckdb.Error as exc:
-            raise IndexError_(f"{path}: cannot open the index: {first_line(str(exc))}") from None
+            raise open_failure(path, exc) from None
     con.execute("SET enable_progress_bar = false")  # it would print into the data on stdout
     if read_only:
         check_is_index(con, path)
         if current:
             check_is_current(con, path)
     return con
+
+
+def refused_read_only(exc: Exception) -> bool:
+    """Did a read-only session refuse this statement (a write, a file, an extension)?"""
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.PermissionException) or any(w in text for w in REFUSALS)
+
+
+def make_parent(path: str) -> None:
+    """Create the directory a new index goes in; a part of it that is a file, or a directory
+    that cannot be written, is named."""
+    parent = os.path.dirname(os.path.abspath(path))
+    probe = parent
+    while probe and not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if probe and not os.path.isdir(probe):
+        raise IndexError_(
+            f"{path}: {probe} is a file, not a directory; pass --db a path inside a directory"
+        )
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as exc:
+        problem = errors.os_problem(exc) or (exc.strerror or str(exc))
+        raise IndexError_(
+            f"{path}: cannot create {parent}: {problem}; pass --db in a directory you may write"
+        ) from None
+
+
+def open_failure(path: str, exc: Exception) -> IndexUnusable:
+    """The one-line error for an index file DuckDB could not open."""
+    text = first_line(str(exc))
+    problem = errors.os_problem(exc)
+    if problem == "permission denied":
+        return IndexError_(
+            f"{path}: permission denied; run as a user who may read (and, for "
+            "build, write) it and its directory"
+        )
+    if problem == "read-only file system":
+        return IndexError_(
+            f"{path}: read-only file system; build needs a writable disk (pass --db on another one)"
+        )
+    if problem is not None:
+        return failure(path, exc)
+    if any(w in text.lower() for w in DAMAGE_WORDS):
+        return damaged(path, exc)
+    if isinstance(exc, duckdb.IOException):
+        return IndexError_(f"{path}: not a DuckDB index ({text})")
+    return IndexError_(f"{path}: cannot open the index: {text}")
+
+
+def damaged(path: str, exc: Exception) -> IndexDamaged:
+    return IndexDamaged(
+        f"{path}: the index file is cut short or damaged ({first_line(str(exc))}); restore it "
+        "from a copy, or build a new one (remove it or pass another --db)"
+    )
+
+
+def failure(path: str, exc: BaseException, committed: int | None = None) -> errors.MailidxError:
+    """The one-line error for a failure while writing the index (disk full, permission, a
+    read-only file system, damage), with the lines this run committed before it."""
+    done = "" if committed is None else f"{committed:,} lines committed and kept; "
+    problem = errors.os_problem(exc)
+    if errors.is_disk_full(exc):
+        return errors.DiskFull(f"{path}: {problem}; {done}free some space and run build again")
+    if problem == "read-only file system":
+        return IndexError_(f"{path}: read-only file system; {done}pass --db on a writable disk")
+    if problem == "permission denied":
+        return IndexError_(
+            f"{path}: permission denied; {done}run as a user who may write it and its directory"
+        )
+    if any(w in str(exc).lower() for w in DAMAGE_WORDS):
+        return damaged(path, exc)
+    reason = problem or first_line(str(exc))
+    return IndexError_(f"{path}: cannot write the index: {reason}; {done}run build again")
 
 
 def first_line(text: str) -> str:
@@ -119,6 +249,9 @@ def first_line(text: str) -> str:
 def check_is_index(con, path: str) -> None:
     try:
         rows = con.execute("SELECT value FROM meta WHERE key = 'format'").fetchall()
+    except duckdb.IOException as exc:
+        con.close()
+        raise damaged(path, exc) from None
     except duckdb.Error:
         rows = []
     row = rows[0] if rows else None
@@ -205,16 +338,37 @@ def _set_meta(con, key: str, value: str) -> None:
 
 
 def open_for_writing(
-    path: str, *, tz: str, wait: float = 0.0, on_upgrade: Callable[[], None] | None = None
+    path: str,
+    *,
+    tz: str,
+    wait: float = 0.0,
+    on_upgrade: Callable[[], None] | None = None,
+    on_wait: Callable[[IndexBusy], None] | None = None,
 ):
-    con = connect(path, read_only=False, wait=wait)
-    # an upgrade works the stored views out again from every event: capped, DuckDB spills to
-    # disk past the cap (20 M lines: 1.2 GB and 132 s, against 3.1 GB and 112 s uncapped);
-    # a build then sets its own cap for its batches
-    con.execute(f"SET memory_limit = '{UPGRADE_MEMORY_MB}MB'")
-    migrate(con, path, on_upgrade)
-    con.execute("SET TimeZone = ?", [tz])
+    con = connect(path, read_only=False, wait=wait, on_wait=on_wait)
+    try:
+        # an upgrade works the stored views out again from every event: capped, DuckDB spills
+        # to disk past the cap (20 M lines: 1.2 GB and 132 s, against 3.1 GB and 112 s
+        # uncapped); a build then sets its own cap for its batches
+        con.execute(f"SET memory_limit = '{UPGRADE_MEMORY_MB}MB'")
+        migrate(con, path, on_upgrade)
+    except (duckdb.IOException, duckdb.FatalException) as exc:
+        close_quietly(con)
+        raise failure(path, exc, committed=0) from None
+    try:
+        con.execute("SET TimeZone = ?", [tz])
+    except duckdb.Error as exc:
+        close_quietly(con)
+        raise errors.UsageError(
+            f"--tz: cannot use time zone {tz!r}: {first_line(str(exc))}"
+        ) from None
     return con
+
+
+def close_quietly(con) -> None:
+    """Close a connection that may have failed already (a full disk, an interrupt)."""
+    with contextlib.suppress(duckdb.Error):
+        con.close()
 
 
 @dataclass

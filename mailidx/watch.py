@@ -438,7 +438,7 @@ class Watcher:
                 followed.done = True
                 return 0
         except sources.READ_ERRORS as exc:
-            self.notify(f"{followed.path}: {sources.describe_read_error(exc)}")
+            self.notify(f"{followed.path}: {'; '.join(sources.describe_read_error(exc))}")
             followed.done = True
             return 0
         return -1

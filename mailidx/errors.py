@@ -1,0 +1,84 @@
+"""The errors a user can meet, each with its exit status; the CLI turns them into one line.
+
+Everything here is a :class:`MailidxError`: a one-line message saying what went wrong and what
+to do next, and the exit status it ends the command with (1 for a user error, 2 for bad usage,
+130 for an interrupt). The library raises them and never prints; ``mailidx.cli`` has the one
+handler that writes ``mailidx: MESSAGE`` on stderr and exits.
+
+Also here: :func:`os_problem`, which names the operating system's complaints (disk full,
+permission denied, read-only file system, …) the same way wherever they come from.
+"""
+
+from __future__ import annotations
+
+import errno
+
+
+class MailidxError(Exception):
+    """A failure the user can act on; ``str()`` is one line."""
+
+    exit_code = 1
+
+
+class UsageError(MailidxError):
+    """A bad option value or argument."""
+
+    exit_code = 2
+
+
+class IndexUnusable(MailidxError):
+    """An index that cannot be opened or used as asked."""
+
+
+class IndexDamaged(IndexUnusable):
+    """The index file is cut short or its blocks cannot be read."""
+
+
+class DiskFull(MailidxError):
+    """No space left where the index is written."""
+
+
+class SourceError(MailidxError):
+    """A log source that cannot be read (the run's other sources still are)."""
+
+
+class QueryError(MailidxError):
+    """A query the user cannot run as asked."""
+
+
+class Interrupted(MailidxError):
+    """Ctrl-C (SIGINT) or SIGTERM stopped the command."""
+
+    exit_code = 130
+
+
+# What the operating system says, in the words a user searches for, by errno and by the text
+# DuckDB passes on from strerror().
+PROBLEMS = (
+    (errno.ENOSPC, "No space left on device", "disk full (no space left on device)"),
+    (errno.EDQUOT, "Disk quota exceeded", "disk quota exceeded"),
+    (errno.EROFS, "Read-only file system", "read-only file system"),
+    (errno.EACCES, "Permission denied", "permission denied"),
+    (errno.EPERM, "Operation not permitted", "permission denied"),
+    (errno.ENOTDIR, "Not a directory", "a part of the path is a file, not a directory"),
+)
+
+
+def os_problem(exc: BaseException) -> str | None:
+    """The named problem behind an OSError or a DuckDB IO error, or None when it is none of
+    those above."""
+    number = getattr(exc, "errno", None)
+    text = str(exc)
+    for code, words, name in PROBLEMS:
+        if number == code or words.lower() in text.lower():
+            return name
+    return None
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return os_problem(exc) in ("disk full (no space left on device)", "disk quota exceeded")
+
+
+def one_line(text: str) -> str:
+    """The first line of a (DuckDB) message."""
+    return text.strip().splitlines()[0] if text.strip() else text
