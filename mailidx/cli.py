@@ -889,7 +889,7 @@ def export_lake(
             until=_utc_day(until, zone, end=True) if until else None,
             hosts=host or None,
         )
-        con = store.connect(db_path(db), read_only=True)
+        con = store.connect(db_path(db), read_only=True, locked=False)  # it writes the lake
         # capped like a build: DuckDB spills past it (1 M lines: 1.2 GB uncapped)
         con.execute(f"SET memory_limit = '{store.UPGRADE_MEMORY_MB}MB'")
         try:

@@ -115,9 +115,11 @@ def connect(
     wait: float = BUSY_RETRY_SECONDS,
     current: bool = True,
     on_wait: Callable[[IndexBusy], None] | None = None,
+    locked: bool = True,
 ):
     """Open the index. Opens retry for ``wait`` seconds while another process holds the file
-    (``on_wait`` hears of the first refusal). Read-only opens get :data:`READ_ONLY_CONFIG`,
+    (``on_wait`` hears of the first refusal). Read-only opens get :data:`READ_ONLY_CONFIG`
+    (unless ``locked`` is False: mailidx's own code that writes files, such as export),
     and (with ``current``) refuse an index whose schema and views another mailidx
     version wrote: the commands' SQL expects this version's, and only a writer can bring it up
     to date."""
@@ -139,7 +141,7 @@ def connect(
     while True:
         try:
             config = (
-                dict(READ_ONLY_CONFIG)
+                dict(READ_ONLY_CONFIG if locked else {})
                 if read_only
                 else {"storage_compatibility_version": STORAGE_VERSION}
             )
