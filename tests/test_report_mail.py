@@ -31,9 +31,16 @@ def test_report_mailed_through_real_postfix_arrives_with_both_parts(tmp_path):
     idx.build(*sorted(EXAMPLES.glob("maillog*")), "--year", "2026")
     page = tmp_path / "report.html"
     with PostfixLab() as lab:
-        # the lab keeps messages small; a report mail is ~200 KB (Postfix's default limit: 10 MB)
+        # the lab keeps messages small; a report mail is ~200 KB (Postfix's default limit: 10 MB;
+        # mailbox_size_limit may not be below it, or local delivery stops)
         subprocess.run(
-            ["postconf", "-c", str(lab.etc), "-e", "message_size_limit=10240000"], check=True
+            [
+                "postconf",
+                *("-c", str(lab.etc), "-e"),
+                "message_size_limit=10240000",
+                "mailbox_size_limit=51200000",
+            ],
+            check=True,
         )
         lab.reload()
         # Postfix's own sendmail, pointed at the lab's configuration by MAIL_CONFIG
