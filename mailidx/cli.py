@@ -104,6 +104,11 @@ def build(
             con.close()
             fail("interrupted; the index holds every batch committed so far, run build again")
     con.close()
+    if os.environ.get("MAILIDX_PROFILE"):  # the benchmark's phase breakdown
+        import json
+
+        phases = {k: round(v, 3) for k, v in indexer.PHASES.items()}
+        output.note("mailidx: phases " + json.dumps(phases))
     for error in report.errors:
         output.note(f"mailidx: {error}")
     if not quiet:

@@ -46,6 +46,9 @@ ARROW_BATCH_ROWS = 32 * 1024
 MEMORY_PER_BATCH = 16  # DuckDB may use this many times the batch …
 MIN_MEMORY_MB = 1024  # … and at least this
 CHECKPOINT_AFTER = "4GB"  # of write-ahead log
+# Queue IDs waiting for refresh_caches past which a build refreshes before its end: bounds
+# the refresh's memory on a big input.
+REFRESH_AFTER_PENDING = 500_000
 Progress = Callable[[int], None]  # called with the number of bytes just indexed
 
 
@@ -130,92 +133,183 @@ def _decode_mixed(parts: list[bytes]) -> tuple[pa.Array, pa.Array]:
     return pa.array(texts, pa.large_string()), pa.array(blobs, pa.large_binary())
 
 
-def append_batch(con, state: store.FileState, batch: pa.Table, end_offset: int) -> tuple[int, int]:
-    """Parse and store one batch and move the file's checkpoint, all in one transaction.
+PHASES: dict[str, float] = {}  # seconds per phase of the build, for the benchmark
+
+
+class timed:
+    """Add the wall time of a block to PHASES[name]."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc) -> None:
+        PHASES[self.name] = PHASES.get(self.name, 0.0) + time.perf_counter() - self.started
+
+
+def append_batch(con, batch: pa.Table, states: list[store.FileState]) -> tuple[int, int]:
+    """Parse and store one batch (lines of one or more files, ``file_id`` a column) and move
+    the files' checkpoints, all in one transaction. The states carry their new bytes_done and
+    lines_done already. The batch's queue IDs are noted in pending_messages for
+    :func:`refresh_caches`; the per-line stored view (rejects) gets the batch's rows.
 
     Returns (events, unparsed) of the batch.
     """
-    kinds = parser.kind_list_sql()
     con.register("batch", batch)
     con.execute("BEGIN")
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {parser.compiled_header()}")
-        con.execute(
-            f"""INSERT INTO lines SELECT $file_id, "offset", line_number, ts, host, program, pid,
-                queue_id, CASE WHEN rule >= 0 THEN {kinds}[rule + 1] ELSE fallback_kind END,
-                raw, raw_bytes FROM parsed""",
-            {"file_id": state.file_id},
-        )
-        for table, columns in store.event_tables(con).items():
-            fields = tuple(c for c in columns if c not in parser.EVENT_COMMON)
-            sql = parser.compiled_events(table, fields)
+        with timed("header + rule match"):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {parser.compiled_header()}")
+        with timed("lines"):
             con.execute(
-                f"INSERT INTO {table} SELECT $file_id, * FROM ({sql})", {"file_id": state.file_id}
+                f"""INSERT INTO lines SELECT file_id, "offset", line_number, ts, host, program,
+                    pid, queue_id,
+                    CASE WHEN rule >= 0 THEN {parser.kind_list_sql()}[rule + 1]
+                         ELSE fallback_kind END,
+                    raw, raw_bytes FROM parsed"""
             )
-        refresh_caches(con, state.file_id)
-        n_events, n_unparsed = con.execute(
-            "SELECT count(*) FILTER (WHERE rule >= 0), count(*) FILTER (WHERE rule = -1) "
-            "FROM parsed"
-        ).fetchall()[0]
-        state.bytes_done = end_offset
-        state.lines_done += batch.num_rows
-        save_state(con, state)
-        con.execute("DROP TABLE parsed")
-        con.execute("COMMIT")
+        with timed("typed events"):
+            _insert_events(con)
+        with timed("pending + per-line views"):
+            con.execute(
+                "INSERT INTO pending_messages SELECT DISTINCT host, queue_id FROM parsed "
+                "WHERE queue_id IS NOT NULL"
+            )
+            n_events, n_unparsed = con.execute(
+                "SELECT count(*) FILTER (WHERE rule >= 0), count(*) FILTER (WHERE rule = -1) "
+                "FROM parsed"
+            ).fetchall()[0]
+            for state in states:
+                save_state(con, state)
+            con.execute("DROP TABLE parsed")
+        with timed("commit"):
+            con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     finally:
         con.unregister("batch")
+        for table in store.event_tables(con):
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
     return n_events, n_unparsed
+
+
+def _insert_events(con) -> None:
+    """The batch's events: each ev_* table's rows go to a temp table of the same name first,
+    which shadows the stored one for this connection, so the per-line stored views
+    (rejects_live reads the events view) see just this batch's events; then both are appended."""
+    stored = _stored(con)
+    tables = store.event_tables(con)
+    for table, columns in tables.items():
+        fields = tuple(c for c in columns if c not in parser.EVENT_COMMON)
+        sql = parser.compiled_events(table, fields)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
+        con.execute(f"INSERT INTO {stored}.{table} SELECT * FROM temp.main.{table}")
+    _memoise_categories(con, stored, "SELECT dsn, reason FROM events")
+    for name in store.LINE_CACHES:
+        con.execute(f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live")
+    _forget_categories(con)
+
+
+def _forget_categories(con) -> None:
+    con.execute("DROP MACRO IF EXISTS temp.main.reason_category")
+    con.execute("DROP TABLE IF EXISTS temp.main.category_memo")
+
+
+def _stored(con) -> str:
+    """The index's main schema by its full name: a bare main.x would find temp.main.x first."""
+    db = con.execute("SELECT current_database()").fetchall()[0][0]
+    return '"' + db.replace('"', '""') + '".main'
 
 
 # The tables message_events reads (sql/views/30_message_events.sql): the events with a queue ID.
 MESSAGE_EVENT_TABLES = ("ev_delivery", "ev_message", "ev_reject", "ev_other")
 
 
-def refresh_caches(con, file_id: int) -> None:
-    """Bring the stored views (the ``*_cache`` tables) up to date with the batch in ``parsed``.
+def refresh_caches(con) -> None:
+    """Bring the stored per-message views (the ``*_cache`` tables) up to date for the queue IDs
+    in pending_messages, set-based and in one transaction, which empties pending_messages.
 
-    Per-message views: temp tables named like the event tables, holding every event of the
-    (host, queue_id)s the batch mentions, shadow the stored ones for this connection while the
-    ``*_live`` views are read, so the views' own SQL computes just the rows that replace the
-    old ones. Each view read is kept in a temp table of its own name too, so the views built on
-    it (messages_live on message_facts_live, …) read it instead of working it out again.
-    Per-line views: the rows of the batch's own lines are appended.
+    Temp tables named like the event tables, holding every event of those (host, queue_id)s,
+    shadow the stored ones for this connection while the ``*_live`` views are read, so the
+    views' own SQL computes just the rows that replace the old ones. Each view read is kept in
+    a temp table of its own name too, so the views built on it (messages_live on
+    message_facts_live, …) read it instead of working it out again. ``reason_category`` is
+    worked out once per distinct (dsn, text) pair of those events, not once per row.
     """
-    # stored tables by their full name: a bare main.x would find temp.main.x first
-    db = con.execute("SELECT current_database()").fetchall()[0][0]
-    stored = '"' + db.replace('"', '""') + '".main'
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE touched AS "
-        "SELECT DISTINCT host, queue_id FROM parsed WHERE queue_id IS NOT NULL"
-    )
+    if not con.execute("SELECT 1 FROM pending_messages LIMIT 1").fetchall():
+        return
+    stored = _stored(con)
     same = "e.host IS NOT DISTINCT FROM t.host AND e.queue_id = t.queue_id"
+    con.execute("BEGIN")
     try:
-        for table in MESSAGE_EVENT_TABLES:
+        # nothing stored yet (a first build): every queue ID with events is pending, so the
+        # views read the stored events as they are
+        first = not con.execute(f"SELECT 1 FROM {stored}.message_facts_cache LIMIT 1").fetchall()
+        with timed("per-message views: events"):
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT e.* FROM {stored}.{table} AS e "
-                f"SEMI JOIN touched AS t ON {same}"
+                "CREATE OR REPLACE TEMP TABLE touched AS "
+                f"SELECT DISTINCT host, queue_id FROM {stored}.pending_messages"
             )
-        for view in ("message_events", *(f"{name}_live" for name in store.MESSAGE_CACHES)):
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM {stored}.{view}")
+            for table in () if first else MESSAGE_EVENT_TABLES:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT e.* FROM {stored}.{table} "
+                    f"AS e SEMI JOIN touched AS t ON {same}"
+                )
+        with timed("per-message views: message_events"):
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE message_events AS "
+                f"SELECT * FROM {stored}.message_events"
+            )
+        with timed("per-message views: categories"):
+            _memoise_categories(
+                con,
+                stored,
+                "SELECT dsn, response FROM temp.main.message_events "
+                "UNION ALL SELECT dsn, reason FROM temp.main.message_events",
+            )
         for name in store.MESSAGE_CACHES:
-            con.execute(f"DELETE FROM {stored}.{name}_cache AS e USING touched AS t WHERE {same}")
-            con.execute(f"INSERT INTO {stored}.{name}_cache SELECT * FROM temp.main.{name}_live")
+            with timed(f"per-message views: {name}"):
+                view = f"{name}_live"
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM {stored}.{view}")
+                if not first:
+                    con.execute(
+                        f"DELETE FROM {stored}.{name}_cache AS e USING touched AS t WHERE {same}"
+                    )
+                # in time order, as the tables were created: time bounds skip row groups
+                con.execute(
+                    f"INSERT INTO {stored}.{name}_cache SELECT * FROM temp.main.{view} "
+                    f"ORDER BY {store.CACHE_ORDER[name]}"
+                )
+        con.execute(f"DELETE FROM {stored}.pending_messages")
+        with timed("commit"):
+            con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     finally:
         shadows = (*MESSAGE_EVENT_TABLES, "message_events", "touched")
         for table in (*shadows, *(f"{name}_live" for name in store.MESSAGE_CACHES)):
             con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
-    # the batch's own lines: constant bounds, which zone maps turn into reading just them
-    first, last = con.execute("SELECT min(line_number), max(line_number) FROM parsed").fetchall()[0]
-    if first is None:
-        return
-    for name in store.LINE_CACHES:
-        con.execute(
-            f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live "
-            f"WHERE file_id = {int(file_id)} AND line_number BETWEEN {int(first)} AND {int(last)}"
-        )
+        _forget_categories(con)
+
+
+def _memoise_categories(con, stored: str, pairs: str) -> None:
+    """A temp ``reason_category`` macro that looks the category up in a table of the distinct
+    (dsn, text) ``pairs`` (a query), each worked out once by the real macro; it shadows the
+    stored macro for this connection while the views are read."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE category_memo AS
+        SELECT d AS dsn, t AS text, {stored}.reason_category(d, t) AS category
+        FROM (SELECT DISTINCT * FROM ({pairs}) AS p(d, t))"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP MACRO reason_category(d, t) AS (
+            SELECT any_value(m.category) FROM temp.main.category_memo AS m
+            WHERE m.dsn IS NOT DISTINCT FROM d AND m.text IS NOT DISTINCT FROM t)"""
+    )
 
 
 def parse_lines(lines: list[str], *, year: int = 2026, tz: str = "UTC") -> list[dict]:
@@ -229,7 +323,10 @@ def parse_lines(lines: list[str], *, year: int = 2026, tz: str = "UTC") -> list[
     con.execute("SET TimeZone = ?", [tz])
     state = store.FileState(1, "-", b"", 0, 0, year, None, is_new=True)
     data = "".join(line + "\n" for line in lines).encode()
-    append_batch(con, state, to_batch(data, 0, 1, state), len(data))
+    batcher = Batcher(con, Options(tz=tz, year=year), BuildReport())
+    batcher.add(state, data, 0)
+    batcher.flush()
+    refresh_caches(con)
     rows = con.execute(
         "SELECT l.*, e.* EXCLUDE (file_id, line_number, ts, host, pid, queue_id, kind) "
         "FROM log_lines l LEFT JOIN events e USING (line_number) ORDER BY line_number"
@@ -269,6 +366,47 @@ def save_state(con, state: store.FileState) -> None:
         )
 
 
+class Batcher:
+    """Gathers the new lines of one or more files into batches of about ``chunk_bytes``: a
+    batch of many small files costs one transaction, not one per file."""
+
+    def __init__(self, con, options: Options, report: BuildReport) -> None:
+        self.con = con
+        self.options = options
+        self.report = report
+        self.tables: list[pa.Table] = []
+        self.states: dict[int, store.FileState] = {}
+        self.size = 0
+
+    def add(self, state: store.FileState, chunk: bytes, start: int) -> None:
+        with timed("reading + cutting"):
+            table = to_batch(chunk, start, state.lines_done + 1, state)
+            table = table.add_column(0, "file_id", pa.repeat(state.file_id, table.num_rows))
+        state.bytes_done = start + len(chunk)
+        state.lines_done += table.num_rows
+        self.tables.append(table)
+        self.states[state.file_id] = state
+        self.size += len(chunk)
+        if self.size >= self.options.chunk_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.states:
+            return
+        batch = pa.concat_tables(self.tables) if len(self.tables) > 1 else self.tables[0]
+        if len(self.tables) > 1:
+            batch = pa.Table.from_batches(batch.to_batches(max_chunksize=ARROW_BATCH_ROWS))
+        states = list(self.states.values())
+        self.tables, self.states, self.size = [], {}, 0
+        n_events, n_unparsed = append_batch(self.con, batch, states)
+        self.report.lines += batch.num_rows
+        self.report.events += n_events
+        self.report.unparsed += n_unparsed
+        pending = self.con.execute("SELECT count(*) FROM pending_messages").fetchall()[0][0]
+        if pending > REFRESH_AFTER_PENDING:
+            refresh_caches(self.con)  # keeps the refresh's memory bounded on a big input
+
+
 def index_source(
     con,
     source: Source,
@@ -276,31 +414,39 @@ def index_source(
     options: Options,
     report: BuildReport,
     progress: Progress | None = None,
+    batcher: Batcher | None = None,
 ) -> None:
-    """Append what is new in one source."""
+    """Append what is new in one source. With a ``batcher``, its last lines may wait in it for
+    the next file's (the caller flushes it); without, they are committed before returning.
+    Either way the stored per-message views wait for :func:`refresh_caches`."""
     if not source.head:
         return  # an empty file: nothing to know it by yet
+    own = batcher is None
+    batcher = batcher or Batcher(con, options, report)
     state = match_file(known, source.head)
     if state is None:
         state = store.FileState(
-            store.next_file_id(con), source.path, source.head, 0, 0, None, None, is_new=True
+            _next_file_id(con, known), source.path, source.head, 0, 0, None, None, is_new=True
         )
         known.append(state)
     state.path = source.path
     if len(source.head) > len(state.head):
         state.head = source.head
-    line_number = state.lines_done + 1
-    for start, chunk in sources.chunks(source, state.bytes_done, options.chunk_bytes):
-        if state.last_year is None:
-            state.last_year = first_year(source, chunk, options)
-        batch = to_batch(chunk, start, line_number, state)
-        n_events, n_unparsed = append_batch(con, state, batch, start + len(chunk))
-        line_number += batch.num_rows
-        report.lines += batch.num_rows
-        report.events += n_events
-        report.unparsed += n_unparsed
-        if progress:
-            progress(len(chunk))
+    try:
+        for start, chunk in sources.chunks(source, state.bytes_done, options.chunk_bytes):
+            if state.last_year is None:
+                state.last_year = first_year(source, chunk, options)
+            batcher.add(state, chunk, start)
+            if progress:
+                progress(len(chunk))
+    finally:
+        if own:
+            batcher.flush()
+
+
+def _next_file_id(con, known: list[store.FileState]) -> int:
+    """A new file's number: past every file the index has and every one this run added."""
+    return max(store.next_file_id(con), max((s.file_id for s in known), default=0) + 1)
 
 
 def order_by_age(paths: Iterable[str]) -> list[str]:
@@ -327,7 +473,10 @@ def build(con, paths: list[str], options: Options, progress: Progress | None = N
     # the whole index, which costs more than the batch once the index is big (a build killed
     # before it leaves its batches in the write-ahead log, replayed on the next open)
     con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_AFTER}'")
+    PHASES.clear()
+    refresh_caches(con)  # what a build killed before its end left pending
     known = store.known_files(con)
+    batcher = Batcher(con, options, report)
     for path in order_by_age(paths):
         try:
             source = sources.open_source(path)
@@ -335,12 +484,15 @@ def build(con, paths: list[str], options: Options, progress: Progress | None = N
             report.errors.append(str(exc))
             continue
         try:
-            index_source(con, source, known, options, report, progress)
+            index_source(con, source, known, options, report, progress, batcher)
             report.files += 1
         except SourceError as exc:
             report.errors.append(str(exc))
         finally:
             source.close()
-    con.execute("CHECKPOINT")
+    batcher.flush()
+    refresh_caches(con)
+    with timed("checkpoint"):
+        con.execute("CHECKPOINT")
     report.seconds = time.monotonic() - started
     return report

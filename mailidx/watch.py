@@ -497,6 +497,7 @@ class Watcher:
                 used, cut = self._index(con, followed, budget, deadline)
                 budget -= used
                 more = more or cut
+            indexer.refresh_caches(con)  # the stored per-message views, once per batch
             if checkpoint or wal_bytes(self.db) > self.options.checkpoint_bytes:
                 con.execute("CHECKPOINT")
         except store.IndexError_ as exc:
