@@ -107,7 +107,7 @@ def build(
     if os.environ.get("MAILIDX_PROFILE"):  # the benchmark's phase breakdown
         import json
 
-        phases = {k: round(v, 3) for k, v in indexer.PHASES.items()}
+        phases = {k: [round(v, 3) for v in spent] for k, spent in indexer.PHASES.items()}
         output.note("mailidx: phases " + json.dumps(phases))
     for error in report.errors:
         output.note(f"mailidx: {error}")
