@@ -97,6 +97,8 @@ def build(
     options = indexer.Options(tz=zone, year=year, chunk_bytes=batch_mb << 20)
     if os.environ.get("MAILIDX_BATCH_BYTES"):  # byte-sized batches, for tests
         options.chunk_bytes = int(os.environ["MAILIDX_BATCH_BYTES"])
+    if os.environ.get("MAILIDX_THREADS"):  # the benchmark's threads 1 and 2
+        con.execute(f"SET threads = {int(os.environ['MAILIDX_THREADS'])}")
     with progress_bar(paths, quiet) as progress:
         try:
             report = indexer.build(con, paths, options, progress)
