@@ -218,9 +218,8 @@ def append_batch(con, batch: pa.Table, states: list[store.FileState]) -> tuple[i
                          ELSE fallback_kind END,
                     raw, raw_bytes FROM parsed"""
             )
-        with timed("typed events"):
-            _insert_events(con)
-        with timed("pending + per-line views"):
+        _insert_events(con)
+        with timed("pending + file checkpoints"):
             con.execute(
                 "INSERT INTO pending_messages SELECT DISTINCT host, queue_id FROM parsed "
                 "WHERE queue_id IS NOT NULL"
@@ -252,12 +251,15 @@ def _insert_events(con) -> None:
     for table, columns in tables.items():
         fields = tuple(c for c in columns if c not in parser.EVENT_COMMON)
         sql = parser.compiled_events(table, fields)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
-        con.execute(f"INSERT INTO {stored}.{table} SELECT * FROM temp.main.{table}")
-    _memoise_categories(con, stored, "SELECT dsn, reason FROM events")
-    for name in store.LINE_CACHES:
-        con.execute(f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live")
-    _forget_categories(con)
+        with timed("typed events: extraction"):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
+        with timed("typed events: insert"):
+            con.execute(f"INSERT INTO {stored}.{table} SELECT * FROM temp.main.{table}")
+    with timed("per-line views (rejects)"):
+        _memoise_categories(con, stored, "SELECT dsn, reason FROM events")
+        for name in store.LINE_CACHES:
+            con.execute(f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live")
+        _forget_categories(con)
 
 
 def _forget_categories(con) -> None:

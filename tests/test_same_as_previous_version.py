@@ -207,3 +207,18 @@ def test_many_small_files_in_shared_batches_give_the_previous_versions_rows(tmp_
     ours.build(*files)
     assert differences(ours.db, theirs) == {}
     assert ours.count("files") == len(files)
+
+
+def test_an_index_the_previous_version_wrote_is_upgraded_in_place_and_goes_on(tmp_path, reference):
+    logs = []
+    for log in sorted(EXAMPLES.glob("maillog*"), reverse=True):  # oldest first
+        shutil.copy2(log, tmp_path / log.name)
+        logs.append(tmp_path / log.name)
+    theirs = tmp_path / "reference.duckdb"
+    build_with_reference(reference, theirs, *logs)
+    upgraded = Mailidx(tmp_path / "upgraded.duckdb", tmp_path)
+    build_with_reference(reference, upgraded.db, *logs[:2])  # the previous version, part way
+    built = upgraded.build(*logs)  # this version: upgrades the index, then adds the rest
+    assert b"up to date for this version" in built.stderr
+    assert upgraded.query("SELECT count(*) FROM pending_messages") == [(0,)]
+    assert differences(upgraded.db, theirs) == {}
