@@ -43,8 +43,8 @@ class Options:
 
 
 ARROW_BATCH_ROWS = 32 * 1024
-MEMORY_PER_BATCH = 6  # DuckDB may use this many times the batch …
-MIN_MEMORY_MB = 384  # … and at least this
+MEMORY_PER_BATCH = 4  # DuckDB may use this many times the batch …
+MIN_MEMORY_MB = 256  # … and at least this
 CHECKPOINT_AFTER = "4GB"  # of write-ahead log
 # Queue IDs waiting for refresh_caches past which a build refreshes before its end: bounds
 # the refresh's memory on a big input.
