@@ -76,7 +76,7 @@ def build(
     year: int | None = typer.Option(None, help="Year of the first year-less line of each file"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary"),
     batch_mb: int = typer.Option(
-        64, "--batch-mb", min=1, help="Lines committed together, in MiB (memory ≈ 15× this)"
+        64, "--batch-mb", min=1, help="Lines committed together, in MiB (memory ≈ 10× this)"
     ),
 ) -> None:
     """Index new lines of each log file; re-running adds only what is new."""
