@@ -277,7 +277,31 @@ def _stored(con) -> str:
 MESSAGE_EVENT_TABLES = ("ev_delivery", "ev_message", "ev_reject", "ev_other")
 
 
+# The columns of message_events the *_live views read: the refresh materialises just these
+# (a narrower table sorts and spills less: 5.7 instead of 7.7 CPU-s at 2 M lines). A view that
+# reads another column makes the narrow refresh fail to bind, and the refresh runs again
+# with every column.
+MESSAGE_EVENT_COLUMNS = (
+    "file_id, line_number, ts, host, queue_id, kind, daemon, instance, message_key, "
+    "message_sender, message_message_id, message_expired, message_deleted, message_discarded, "
+    "message_held, client_host, client_ip, sasl_username, orig_queue_id, message_id, sender, "
+    "size, nrcpt, recipient, orig_recipient, relay, relay_host, relay_ip, relay_port, delay, "
+    "delay_before_qmgr, delay_in_qmgr, delay_conn, delay_xmit, dsn, status, response, "
+    "next_queue_id, tls, stage, reason, action"
+)
+
+
 def refresh_caches(con) -> None:
+    """Bring the stored per-message views up to date (see :func:`_refresh`)."""
+    import duckdb
+
+    try:
+        _refresh(con, MESSAGE_EVENT_COLUMNS)
+    except duckdb.BinderException:
+        _refresh(con, "*")
+
+
+def _refresh(con, columns: str) -> None:
     """Bring the stored per-message views (the ``*_cache`` tables) up to date for the queue IDs
     in pending_messages, set-based and in one transaction, which empties pending_messages.
 
@@ -310,7 +334,7 @@ def refresh_caches(con) -> None:
         with timed("per-message views: message_events"):
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE message_events AS "
-                f"SELECT * FROM {stored}.message_events"
+                f"SELECT {columns} FROM {stored}.message_events"
             )
         with timed("per-message views: categories"):
             _memoise_categories(

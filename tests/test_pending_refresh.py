@@ -62,3 +62,20 @@ def test_readers_see_the_stored_rows_of_the_last_refresh_while_lines_are_pending
     assert mailidx.query("SELECT * FROM messages ORDER BY ALL") != before
     for name in STORED:
         assert differences(mailidx.db, name) == [], name
+
+
+def test_a_view_reading_a_column_the_narrow_refresh_leaves_out_still_gets_its_rows(
+    tmp_path, monkeypatch
+):
+    log = tmp_path / "maillog"
+    log.write_bytes(b"".join(sample_lines()))
+    narrower = indexer.MESSAGE_EVENT_COLUMNS.replace(", response", "")
+    assert narrower != indexer.MESSAGE_EVENT_COLUMNS
+    monkeypatch.setattr(indexer, "MESSAGE_EVENT_COLUMNS", narrower)
+    mailidx = Mailidx(tmp_path / "index.duckdb", tmp_path)
+    con = store.open_for_writing(str(mailidx.db), tz="UTC")
+    indexer.build(con, [str(log)], indexer.Options("UTC", chunk_bytes=8000))
+    con.close()
+    assert mailidx.count("messages") > 0
+    for name in STORED:
+        assert differences(mailidx.db, name) == [], name
