@@ -218,7 +218,7 @@ def append_batch(con, batch: pa.Table, states: list[store.FileState]) -> tuple[i
                          ELSE fallback_kind END,
                     raw, raw_bytes FROM parsed"""
             )
-        _insert_events(con)
+        _insert_events(con, batch.num_rows >= MEMOISE_FROM_ROWS)
         with timed("pending + file checkpoints"):
             con.execute(
                 "INSERT INTO pending_messages SELECT DISTINCT host, queue_id FROM parsed "
@@ -242,7 +242,10 @@ def append_batch(con, batch: pa.Table, states: list[store.FileState]) -> tuple[i
     return n_events, n_unparsed
 
 
-def _insert_events(con) -> None:
+MEMOISE_FROM_ROWS = 20_000  # lines of a batch (or events of a refresh) worth a category memo
+
+
+def _insert_events(con, big: bool = True) -> None:
     """The batch's events: each ev_* table's rows go to a temp table of the same name first,
     which shadows the stored one for this connection, so the per-line stored views
     (rejects_live reads the events view) see just this batch's events; then both are appended."""
@@ -256,7 +259,8 @@ def _insert_events(con) -> None:
         with timed("typed events: insert"):
             con.execute(f"INSERT INTO {stored}.{table} SELECT * FROM temp.main.{table}")
     with timed("per-line views (rejects)"):
-        _memoise_categories(con, stored, "SELECT dsn, reason FROM events")
+        if big:  # a small batch (watch) works its few categories out directly
+            _memoise_categories(con, stored, "SELECT dsn, reason FROM events")
         for name in store.LINE_CACHES:
             con.execute(f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live")
         _forget_categories(con)
@@ -336,13 +340,15 @@ def _refresh(con, columns: str) -> None:
                 f"CREATE OR REPLACE TEMP TABLE message_events AS "
                 f"SELECT {columns} FROM {stored}.message_events"
             )
+        big = con.execute("SELECT count(*) FROM message_events").fetchall()[0][0]
         with timed("per-message views: categories"):
-            _memoise_categories(
-                con,
-                stored,
-                "SELECT dsn, response FROM temp.main.message_events "
-                "UNION ALL SELECT dsn, reason FROM temp.main.message_events",
-            )
+            if big >= MEMOISE_FROM_ROWS:  # a few events (watch): worked out directly
+                _memoise_categories(
+                    con,
+                    stored,
+                    "SELECT dsn, response FROM temp.main.message_events "
+                    "UNION ALL SELECT dsn, reason FROM temp.main.message_events",
+                )
         for name in store.MESSAGE_CACHES:
             with timed(f"per-message views: {name}"):
                 view = f"{name}_live"
