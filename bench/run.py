@@ -183,16 +183,81 @@ def db_files(ctx: Context) -> list[Path]:
     return sorted(p for p in ctx.workdir.glob(ctx.db.name + "*") if p.is_file())
 
 
-def phase_build(ctx: Context) -> Result:
-    """`mailidx build FILE --db NEW.duckdb` on a fresh database."""
-    name = "mailidx build"
+def build_env(ctx: Context, threads: int) -> dict:
+    return dict(os.environ, MAILIDX_THREADS=str(threads), MAILIDX_PROFILE="1")
+
+
+def phases_of(stderr: str) -> dict | None:
+    """The build's phase breakdown ({phase: [wall s, CPU s]}) from its MAILIDX_PROFILE line."""
+    for line in stderr.splitlines():
+        if line.startswith("mailidx: phases "):
+            return json.loads(line[len("mailidx: phases ") :])
+    return None
+
+
+def build_with_threads(ctx: Context, threads: int) -> Result:
+    """`mailidx build FILE --db NEW.duckdb` on a fresh database, DuckDB on ``threads``."""
+    name = f"mailidx build, {threads} thread{'s' if threads > 1 else ''}"
     skipped = mailidx_missing(ctx, name)
     if skipped:
         return skipped
     cmd = [str(ctx.mailidx), "build", str(ctx.log), "--db", str(ctx.db)]
-    res = timed(ctx, name, cmd, before=lambda: remove_db(ctx))[0]
+    res, run = timed(ctx, name, cmd, before=lambda: remove_db(ctx), env=build_env(ctx, threads))
     if res.seconds is not None:
         ctx.facts["rows_after_build"] = count_rows(ctx.db)
+        phases = phases_of(run.stderr)
+        if phases:
+            ctx.facts[f"build_phases_{threads}_threads"] = phases
+    return res
+
+
+def phase_build(ctx: Context) -> Result:
+    return build_with_threads(ctx, 2)
+
+
+def phase_build1(ctx: Context) -> Result:
+    return build_with_threads(ctx, 1)
+
+
+SMALL_FILES = 10_000
+SMALL_FILE_LINES = 100
+
+
+def phase_small_files(ctx: Context) -> Result | None:
+    """One `mailidx build` of 10,000 files of 100 lines each (the log's first 1 M lines cut
+    up, as daily archives would be), on a fresh database: the cost per file."""
+    name = "build, 10,000 small files"
+    skipped = mailidx_missing(ctx, name)
+    if skipped:
+        return skipped
+    n_files = min(SMALL_FILES, ctx.lines // SMALL_FILE_LINES)
+    if n_files == 0:
+        return Result(name, note="skipped: the log is too short")
+    folder = ctx.workdir / "small"
+    folder.mkdir(exist_ok=True)
+    paths = []
+    with open(ctx.log, "rb") as log:
+        for i in range(n_files):
+            path = folder / f"maillog-{i:05d}"
+            path.write_bytes(b"".join(log.readline() for _ in range(SMALL_FILE_LINES)))
+            paths.append(str(path))
+    db = ctx.workdir / "small.duckdb"
+
+    def fresh() -> None:
+        for p in ctx.workdir.glob("small.duckdb*"):
+            p.unlink()
+
+    cmd = [str(ctx.mailidx), "build", *paths, "--db", str(db)]
+    run, peak = best_of(ctx, cmd, before=fresh, env=build_env(ctx, 2))
+    fresh()
+    shutil.rmtree(folder, ignore_errors=True)
+    if run.returncode != 0:
+        return Result(name, note=f"failed (exit {run.returncode}): {run.stderr.strip()[-200:]}")
+    lines = n_files * SMALL_FILE_LINES
+    ms = 1000 * run.seconds / n_files
+    ctx.facts["small_files"] = {"files": n_files, "lines": lines, "ms_per_file": round(ms, 2)}
+    res = Result(name, run.seconds, lines / run.seconds, peak)
+    res.note = f"{n_files:,} files of {SMALL_FILE_LINES} lines: {ms:.1f} ms a file"
     return res
 
 
@@ -202,7 +267,7 @@ def phase_rebuild(ctx: Context) -> Result:
     skipped = mailidx_missing(ctx, name)
     if skipped:
         return skipped
-    first = ctx.results.get("build")
+    first = ctx.results.get("build1") or ctx.results.get("build")
     if first is None or first.seconds is None:
         return Result(name, note="skipped: the first build did not run")
     cmd = [str(ctx.mailidx), "build", str(ctx.log), "--db", str(ctx.db)]
@@ -444,9 +509,11 @@ PHASES = {
     "grep": phase_grep,
     "pflogsumm": phase_pflogsumm,
     "build": phase_build,
+    "build1": phase_build1,
     "rebuild": phase_rebuild,
     "size": phase_size,
     "export": phase_export,
+    "small_files": phase_small_files,
     "views": phase_views,
     "commands": phase_commands,
 }
@@ -515,11 +582,11 @@ def table(ctx: Context) -> str:
     rows = [r for r in ctx.results.values() if r is not None]
     ref_p, ref_g = ctx.results.get("pflogsumm"), ctx.results.get("grep")
     head = ("tool", "seconds", "lines/s", "vs pflogsumm", "vs grep", "peak RSS MB")
-    lines = [f"{head[0]:<24}{head[1]:>9}{head[2]:>13}{head[3]:>14}{head[4]:>9}{head[5]:>13}"]
+    lines = [f"{head[0]:<28}{head[1]:>9}{head[2]:>13}{head[3]:>14}{head[4]:>9}{head[5]:>13}"]
     lines.append("-" * len(lines[0]))
     for r in rows:
         lines.append(
-            f"{r.name:<24}{fmt(r.seconds, '.2f'):>9}{fmt(r.lines_per_s, ',.0f'):>13}"
+            f"{r.name:<28}{fmt(r.seconds, '.2f'):>9}{fmt(r.lines_per_s, ',.0f'):>13}"
             f"{ratio(r, ref_p):>14}{ratio(r, ref_g):>9}{rss(r):>13}"
         )
     lines.append("")
@@ -536,6 +603,10 @@ def table(ctx: Context) -> str:
             f"{e['lake_pct_of_log']:.1f} % of the raw log; again, nothing changed: "
             f"{e['unchanged_seconds']:.2f} s"
         )
+    one, two = ctx.results.get("build1"), ctx.results.get("build")
+    if one and two and one.seconds and two.seconds:
+        lines.append(f"build threads 1 -> 2: {one.seconds / two.seconds:.2f}x the speed")
+    lines.extend(phase_table(ctx))
     for name, ms in ctx.facts.get("view_queries_ms", {}).items():
         lines.append(f"view query: {name}: {ms:.1f} ms (in-process, best of 3)")
     if ctx.facts.get("command_seconds"):
@@ -559,6 +630,18 @@ def table(ctx: Context) -> str:
     if any(r.rss_floor for r in rows):
         lines.append("<= : peak RSS below this benchmark process's own, which bounds it")
     return "\n".join(lines)
+
+
+def phase_table(ctx: Context) -> list[str]:
+    """The build's phase breakdown (threads 2, else 1): wall and CPU seconds, CPU share."""
+    phases = ctx.facts.get("build_phases_2_threads") or ctx.facts.get("build_phases_1_threads")
+    if not phases:
+        return []
+    total_cpu = sum(cpu for _, cpu in phases.values()) or 1.0
+    out = ["build phases (fastest run, 2 threads): wall s, CPU s (all threads), share of CPU"]
+    for name, (wall, cpu) in sorted(phases.items(), key=lambda kv: -kv[1][1]):
+        out.append(f"  {name:<40}{wall:>8.2f}{cpu:>8.2f}{100 * cpu / total_cpu:>7.1f} %")
+    return out
 
 
 def as_json(ctx: Context) -> str:

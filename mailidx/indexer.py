@@ -50,9 +50,12 @@ class Options:
 
 ARROW_BATCH_ROWS = 32 * 1024
 FUTURE_SLACK = 3600  # seconds of clock skew a file's mtime may be ahead before a warning
-MEMORY_PER_BATCH = 16  # DuckDB may use this many times the batch …
-MIN_MEMORY_MB = 1024  # … and at least this
+MEMORY_PER_BATCH = 4  # DuckDB may use this many times the batch …
+MIN_MEMORY_MB = 256  # … and at least this
 CHECKPOINT_AFTER = "4GB"  # of write-ahead log
+# Queue IDs waiting for refresh_caches past which a build refreshes before its end: bounds
+# the refresh's memory on a big input.
+REFRESH_AFTER_PENDING = 500_000
 Progress = Callable[[int], None]  # called with the number of bytes just indexed
 
 
@@ -60,6 +63,51 @@ def match_file(known: list[store.FileState], head: bytes) -> store.FileState | N
     """The known file this head belongs to: one starts with the other (longest match wins)."""
     matches = [s for s in known if head.startswith(s.head) or s.head.startswith(head)]
     return max(matches, key=lambda s: len(s.head), default=None)
+
+
+PREFIX = 64  # heads at least this long are looked up by their first bytes
+
+
+class KnownFiles:
+    """The files an index knows, looked up by head in about constant time (a build of
+    10,000 files would otherwise compare every head with every other). Wraps the caller's
+    list: a file added here is added there too."""
+
+    def __init__(self, con, known: list[store.FileState]) -> None:
+        self.files = known
+        self.by_prefix: dict[bytes, list[store.FileState]] = {}
+        self.short: list[store.FileState] = []
+        for state in known:
+            self._index(state)
+        self.next_id = max(store.next_file_id(con), max((s.file_id for s in known), default=0) + 1)
+
+    def _index(self, state: store.FileState) -> None:
+        if len(state.head) >= PREFIX:
+            self.by_prefix.setdefault(state.head[:PREFIX], []).append(state)
+        else:
+            self.short.append(state)
+
+    def match(self, head: bytes) -> store.FileState | None:
+        candidates = self.short + self.by_prefix.get(head[:PREFIX], [])
+        if len(head) < PREFIX:
+            candidates = self.files
+        return match_file(candidates, head)
+
+    def new(self, path: str, head: bytes) -> store.FileState:
+        state = store.FileState(self.next_id, path, head, 0, 0, None, None, is_new=True)
+        self.next_id += 1
+        self.files.append(state)
+        self._index(state)
+        return state
+
+    def grew(self, state: store.FileState, head: bytes) -> None:
+        """A known file's longer head (it was shorter than HEAD_BYTES when first seen)."""
+        if len(head) >= PREFIX > len(state.head):
+            self.short.remove(state)
+            state.head = head
+            self._index(state)
+        else:
+            state.head = head
 
 
 def first_year(source: Source, first_chunk: bytes, options: Options) -> int:
@@ -137,102 +185,264 @@ def _decode_mixed(parts: list[bytes]) -> tuple[pa.Array, pa.Array]:
     return pa.array(texts, pa.large_string()), pa.array(blobs, pa.large_binary())
 
 
+PHASES: dict[str, list[float]] = {}  # [wall, CPU] seconds per phase of a build, for bench/
+
+
+class timed:
+    """Add the wall and CPU seconds (all threads) of a block to PHASES[name]."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter(), time.process_time()
+
+    def __exit__(self, *exc) -> None:
+        wall, cpu = self.started
+        spent = PHASES.setdefault(self.name, [0.0, 0.0])
+        spent[0] += time.perf_counter() - wall
+        spent[1] += time.process_time() - cpu
+
+
 def append_batch(
     con,
-    state: store.FileState,
     batch: pa.Table,
-    end_offset: int,
+    states: list[store.FileState],
     also: Callable[[object], None] | None = None,
+    refresh: bool = False,
 ) -> tuple[int, int]:
-    """Parse and store one batch and move the file's checkpoint, all in one transaction;
-    ``also(con)`` writes more of the source's position in it (the journal's cursor).
+    """Parse and store one batch (lines of one or more files, ``file_id`` a column) and move
+    the files' checkpoints, all in one transaction. The states carry their new bytes_done and
+    lines_done already. The batch's queue IDs are noted in pending_messages for
+    :func:`refresh_caches`; the per-line stored view (rejects) gets the batch's rows.
+    ``also(con)`` writes more of the source's position in the same transaction (the journal's
+    cursor); ``refresh`` brings the stored per-message views up to date in it too (watch: one
+    commit per batch, so its lines are queryable as soon as they are committed).
 
     Returns (events, unparsed) of the batch.
     """
-    kinds = parser.kind_list_sql()
+    # chosen before the transaction: a view that fails to bind would abort it
+    columns = _refresh_columns(con) if refresh else MESSAGE_EVENT_COLUMNS
     con.register("batch", batch)
     con.execute("BEGIN")
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {parser.compiled_header()}")
-        con.execute(
-            f"""INSERT INTO lines SELECT $file_id, "offset", line_number, ts, host, program, pid,
-                queue_id, CASE WHEN rule >= 0 THEN {kinds}[rule + 1] ELSE fallback_kind END,
-                raw, raw_bytes FROM parsed""",
-            {"file_id": state.file_id},
-        )
-        for table, columns in store.event_tables(con).items():
-            fields = tuple(c for c in columns if c not in parser.EVENT_COMMON)
-            sql = parser.compiled_events(table, fields)
+        with timed("header + rule match"):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {parser.compiled_header()}")
+        with timed("lines"):
             con.execute(
-                f"INSERT INTO {table} SELECT $file_id, * FROM ({sql})", {"file_id": state.file_id}
+                f"""INSERT INTO lines SELECT file_id, "offset", line_number, ts, host, program,
+                    pid, queue_id,
+                    CASE WHEN rule >= 0 THEN {parser.kind_list_sql()}[rule + 1]
+                         ELSE fallback_kind END,
+                    raw, raw_bytes FROM parsed"""
             )
-        refresh_caches(con, state.file_id)
-        n_events, n_unparsed = con.execute(
-            "SELECT count(*) FILTER (WHERE rule >= 0), count(*) FILTER (WHERE rule = -1) "
-            "FROM parsed"
-        ).fetchall()[0]
-        state.bytes_done = end_offset
-        state.lines_done += batch.num_rows
-        save_state(con, state)
-        if also is not None:
-            also(con)
-        con.execute("DROP TABLE parsed")
-        con.execute("COMMIT")
+        _insert_events(con, batch.num_rows >= MEMOISE_FROM_ROWS)
+        with timed("pending + file checkpoints"):
+            con.execute(
+                "INSERT INTO pending_messages SELECT DISTINCT host, queue_id FROM parsed "
+                "WHERE queue_id IS NOT NULL"
+            )
+            n_events, n_unparsed = con.execute(
+                "SELECT count(*) FILTER (WHERE rule >= 0), count(*) FILTER (WHERE rule = -1) "
+                "FROM parsed"
+            ).fetchall()[0]
+            save_states(con, states)
+            if also is not None:
+                also(con)
+            con.execute("DROP TABLE parsed")
+        if refresh:
+            _drop_event_shadows(con)
+            _refresh_in_transaction(con, columns)
+        with timed("commit"):
+            con.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # a failed COMMIT has rolled back already
             con.execute("ROLLBACK")
         raise
     finally:
         con.unregister("batch")
+        for table in store.event_tables(con):
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
     return n_events, n_unparsed
+
+
+MEMOISE_FROM_ROWS = 20_000  # lines of a batch (or events of a refresh) worth a category memo
+
+
+def _insert_events(con, big: bool = True) -> None:
+    """The batch's events: each ev_* table's rows go to a temp table of the same name first,
+    which shadows the stored one for this connection, so the per-line stored views
+    (rejects_live reads the events view) see just this batch's events; then both are appended."""
+    stored = _stored(con)
+    tables = store.event_tables(con)
+    for table, columns in tables.items():
+        fields = tuple(c for c in columns if c not in parser.EVENT_COMMON)
+        sql = parser.compiled_events(table, fields)
+        with timed("typed events: extraction"):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
+        with timed("typed events: insert"):
+            con.execute(f"INSERT INTO {stored}.{table} SELECT * FROM temp.main.{table}")
+    with timed("per-line views (rejects)"):
+        if big:  # a small batch (watch) works its few categories out directly
+            _memoise_categories(con, stored, "SELECT dsn, reason FROM events")
+        for name in store.LINE_CACHES:
+            con.execute(f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live")
+        _forget_categories(con)
+
+
+def _forget_categories(con) -> None:
+    con.execute("DROP MACRO IF EXISTS temp.main.reason_category")
+    con.execute("DROP TABLE IF EXISTS temp.main.category_memo")
+
+
+def _stored(con) -> str:
+    """The index's main schema by its full name: a bare main.x would find temp.main.x first."""
+    db = con.execute("SELECT current_database()").fetchall()[0][0]
+    return '"' + db.replace('"', '""') + '".main'
 
 
 # The tables message_events reads (sql/views/30_message_events.sql): the events with a queue ID.
 MESSAGE_EVENT_TABLES = ("ev_delivery", "ev_message", "ev_reject", "ev_other")
 
 
-def refresh_caches(con, file_id: int) -> None:
-    """Bring the stored views (the ``*_cache`` tables) up to date with the batch in ``parsed``.
+# The columns of message_events the *_live views read: the refresh materialises just these
+# (a narrower table sorts and spills less: 5.7 instead of 7.7 CPU-s at 2 M lines). A view that
+# reads another column makes the narrow refresh fail to bind, and the refresh runs again
+# with every column.
+MESSAGE_EVENT_COLUMNS = (
+    "file_id, line_number, ts, host, queue_id, kind, daemon, instance, message_key, "
+    "message_sender, message_message_id, message_expired, message_deleted, message_discarded, "
+    "message_held, client_host, client_ip, sasl_username, orig_queue_id, message_id, sender, "
+    "size, nrcpt, recipient, orig_recipient, relay, relay_host, relay_ip, relay_port, delay, "
+    "delay_before_qmgr, delay_in_qmgr, delay_conn, delay_xmit, dsn, status, response, "
+    "next_queue_id, tls, stage, reason, action"
+)
 
-    Per-message views: temp tables named like the event tables, holding every event of the
-    (host, queue_id)s the batch mentions, shadow the stored ones for this connection while the
-    ``*_live`` views are read, so the views' own SQL computes just the rows that replace the
-    old ones. Each view read is kept in a temp table of its own name too, so the views built on
-    it (messages_live on message_facts_live, …) read it instead of working it out again.
-    Per-line views: the rows of the batch's own lines are appended.
-    """
-    # stored tables by their full name: a bare main.x would find temp.main.x first
-    db = con.execute("SELECT current_database()").fetchall()[0][0]
-    stored = '"' + db.replace('"', '""') + '".main'
+
+def refresh_caches(con) -> None:
+    """Bring the stored per-message views up to date, in a transaction of its own (see
+    :func:`_refresh_in_transaction`); nothing to do when no queue ID is pending."""
+    if not con.execute("SELECT 1 FROM pending_messages LIMIT 1").fetchall():
+        return
+    columns = _refresh_columns(con)
+    con.execute("BEGIN")
+    try:
+        _refresh_in_transaction(con, columns)
+        with timed("commit"):
+            con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # a failed COMMIT has rolled back already
+            con.execute("ROLLBACK")
+        raise
+
+
+def _refresh_columns(con) -> str:
+    """MESSAGE_EVENT_COLUMNS when every ``*_live`` view binds over a message_events of just
+    those columns, else every column. Checked before the refresh's transaction (a binder
+    error inside a DuckDB transaction aborts it): DESCRIBE binds the views without running
+    them."""
+    stored = _stored(con)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE touched AS "
-        "SELECT DISTINCT host, queue_id FROM parsed WHERE queue_id IS NOT NULL"
+        f"CREATE OR REPLACE TEMP TABLE message_events AS "
+        f"SELECT {MESSAGE_EVENT_COLUMNS} FROM {stored}.message_events LIMIT 0"
     )
+    try:
+        for name in store.MESSAGE_CACHES:
+            con.execute(f"DESCRIBE SELECT * FROM {stored}.{name}_live").fetchall()
+        return MESSAGE_EVENT_COLUMNS
+    except duckdb.BinderException:
+        return "*"
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp.main.message_events")
+
+
+def _drop_event_shadows(con) -> None:
+    """The batch's temp ev_* tables (see :func:`_insert_events`), before the refresh reads
+    the stored ones."""
+    for table in store.event_tables(con):
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+
+
+def _refresh_in_transaction(con, columns: str) -> None:
+    """Bring the stored per-message views (the ``*_cache`` tables) up to date for the queue IDs
+    in pending_messages, set-based, in the caller's transaction, and empty pending_messages.
+
+    Temp tables named like the event tables, holding every event of those (host, queue_id)s,
+    shadow the stored ones for this connection while the ``*_live`` views are read, so the
+    views' own SQL computes just the rows that replace the old ones. Each view read is kept in
+    a temp table of its own name too, so the views built on it (messages_live on
+    message_facts_live, …) read it instead of working it out again. ``reason_category`` is
+    worked out once per distinct (dsn, text) pair of those events, not once per row.
+    """
+    stored = _stored(con)
+    if not con.execute(f"SELECT 1 FROM {stored}.pending_messages LIMIT 1").fetchall():
+        return
     same = "e.host IS NOT DISTINCT FROM t.host AND e.queue_id = t.queue_id"
     try:
-        for table in MESSAGE_EVENT_TABLES:
+        # nothing stored yet (a first build): every queue ID with events is pending, so the
+        # views read the stored events as they are
+        first = not con.execute(f"SELECT 1 FROM {stored}.message_facts_cache LIMIT 1").fetchall()
+        with timed("per-message views: events"):
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT e.* FROM {stored}.{table} AS e "
-                f"SEMI JOIN touched AS t ON {same}"
+                "CREATE OR REPLACE TEMP TABLE touched AS "
+                f"SELECT DISTINCT host, queue_id FROM {stored}.pending_messages"
             )
-        for view in ("message_events", *(f"{name}_live" for name in store.MESSAGE_CACHES)):
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM {stored}.{view}")
+            for table in () if first else MESSAGE_EVENT_TABLES:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT e.* FROM {stored}.{table} "
+                    f"AS e SEMI JOIN touched AS t ON {same}"
+                )
+        with timed("per-message views: message_events"):
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE message_events AS "
+                f"SELECT {columns} FROM {stored}.message_events"
+            )
+        big = con.execute("SELECT count(*) FROM message_events").fetchall()[0][0]
+        with timed("per-message views: categories"):
+            if big >= MEMOISE_FROM_ROWS:  # a few events (watch): worked out directly
+                _memoise_categories(
+                    con,
+                    stored,
+                    "SELECT dsn, response FROM temp.main.message_events "
+                    "UNION ALL SELECT dsn, reason FROM temp.main.message_events",
+                )
         for name in store.MESSAGE_CACHES:
-            con.execute(f"DELETE FROM {stored}.{name}_cache AS e USING touched AS t WHERE {same}")
-            con.execute(f"INSERT INTO {stored}.{name}_cache SELECT * FROM temp.main.{name}_live")
+            with timed(f"per-message views: {name}"):
+                view = f"{name}_live"
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM {stored}.{view}")
+                if not first:
+                    con.execute(
+                        f"DELETE FROM {stored}.{name}_cache AS e USING touched AS t WHERE {same}"
+                    )
+                # in time order, as the tables were created: time bounds skip row groups
+                con.execute(
+                    f"INSERT INTO {stored}.{name}_cache SELECT * FROM temp.main.{view} "
+                    f"ORDER BY {store.CACHE_ORDER[name]}"
+                )
+        con.execute(f"DELETE FROM {stored}.pending_messages")
     finally:
         shadows = (*MESSAGE_EVENT_TABLES, "message_events", "touched")
         for table in (*shadows, *(f"{name}_live" for name in store.MESSAGE_CACHES)):
-            con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
-    # the batch's own lines: constant bounds, which zone maps turn into reading just them
-    first, last = con.execute("SELECT min(line_number), max(line_number) FROM parsed").fetchall()[0]
-    if first is None:
-        return
-    for name in store.LINE_CACHES:
-        con.execute(
-            f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live "
-            f"WHERE file_id = {int(file_id)} AND line_number BETWEEN {int(first)} AND {int(last)}"
-        )
+            with contextlib.suppress(duckdb.Error):  # (an aborted transaction drops nothing)
+                con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+        with contextlib.suppress(duckdb.Error):
+            _forget_categories(con)
+
+
+def _memoise_categories(con, stored: str, pairs: str) -> None:
+    """A temp ``reason_category`` macro that looks the category up in a table of the distinct
+    (dsn, text) ``pairs`` (a query), each worked out once by the real macro; it shadows the
+    stored macro for this connection while the views are read."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE category_memo AS
+        SELECT d AS dsn, t AS text, {stored}.reason_category(d, t) AS category
+        FROM (SELECT DISTINCT * FROM ({pairs}) AS p(d, t))"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP MACRO reason_category(d, t) AS (
+            SELECT any_value(m.category) FROM temp.main.category_memo AS m
+            WHERE m.dsn IS NOT DISTINCT FROM d AND m.text IS NOT DISTINCT FROM t)"""
+    )
 
 
 def parse_lines(lines: list[str], *, year: int = 2026, tz: str = "UTC") -> list[dict]:
@@ -246,7 +456,10 @@ def parse_lines(lines: list[str], *, year: int = 2026, tz: str = "UTC") -> list[
     con.execute("SET TimeZone = ?", [tz])
     state = store.FileState(1, "-", b"", 0, 0, year, None, is_new=True)
     data = "".join(line + "\n" for line in lines).encode()
-    append_batch(con, state, to_batch(data, 0, 1, state), len(data))
+    batcher = Batcher(con, Options(tz=tz, year=year), BuildReport())
+    batcher.add(state, data, 0)
+    batcher.flush()
+    refresh_caches(con)
     rows = con.execute(
         "SELECT l.*, e.* EXCLUDE (file_id, line_number, ts, host, pid, queue_id, kind) "
         "FROM log_lines l LEFT JOIN events e USING (line_number) ORDER BY line_number"
@@ -257,56 +470,139 @@ def parse_lines(lines: list[str], *, year: int = 2026, tz: str = "UTC") -> list[
     return out
 
 
-def save_state(con, state: store.FileState) -> None:
+FILE_COLUMNS = ("file_id", "path", "head", "bytes_done", "lines_done", "last_year", "last_month")
+
+
+def save_states(con, states: list[store.FileState]) -> None:
+    """Write the files' checkpoints: one statement for the new files, one for the known."""
     now = dt.datetime.now(dt.timezone.utc)
-    row = {
-        "file_id": state.file_id,
-        "path": state.path,
-        "head": state.head,
-        "head_len": len(state.head),
-        "bytes_done": state.bytes_done,
-        "lines_done": state.lines_done,
-        "last_year": state.last_year,
-        "last_month": state.last_month,
-        "now": now,
-    }
-    if state.is_new:
-        con.execute(
-            "INSERT INTO files VALUES ($file_id, $path, $path, $head, $head_len, $bytes_done,"
-            " $lines_done, $last_year, $last_month, $now, $now)",
-            row,
+    for new in (True, False):
+        chosen = [s for s in states if s.is_new == new]
+        if not chosen:
+            continue
+        table = pa.table(
+            {
+                "file_id": pa.array([s.file_id for s in chosen], pa.int32()),
+                "path": pa.array([s.path for s in chosen], pa.string()),
+                "head": pa.array([s.head for s in chosen], pa.binary()),
+                "bytes_done": pa.array([s.bytes_done for s in chosen], pa.int64()),
+                "lines_done": pa.array([s.lines_done for s in chosen], pa.int64()),
+                "last_year": pa.array([s.last_year for s in chosen], pa.int32()),
+                "last_month": pa.array([s.last_month for s in chosen], pa.int32()),
+            }
         )
+        con.register("file_states", table)
+        try:
+            if new:
+                con.execute(
+                    "INSERT INTO files SELECT file_id, path, path, head, octet_length(head),"
+                    " bytes_done, lines_done, last_year, last_month, $now, $now"
+                    " FROM file_states",
+                    {"now": now},
+                )
+            else:
+                con.execute(
+                    "UPDATE files SET path = n.path, head = n.head,"
+                    " head_len = octet_length(n.head), bytes_done = n.bytes_done,"
+                    " lines_done = n.lines_done, last_year = n.last_year,"
+                    " last_month = n.last_month, last_indexed = $now"
+                    " FROM file_states AS n WHERE files.file_id = n.file_id",
+                    {"now": now},
+                )
+        finally:
+            con.unregister("file_states")
+    for state in states:
         state.is_new = False
-    else:
-        con.execute(
-            "UPDATE files SET path = $path, head = $head, head_len = $head_len,"
-            " bytes_done = $bytes_done, lines_done = $lines_done, last_year = $last_year,"
-            " last_month = $last_month, last_indexed = $now WHERE file_id = $file_id",
-            row,
-        )
+
+
+def append_lines(
+    con,
+    state: store.FileState,
+    batch: pa.Table,
+    end_offset: int,
+    also: Callable[[object], None] | None = None,
+    refresh: bool = False,
+) -> tuple[int, int]:
+    """:func:`append_batch` for the lines of one source (a :func:`to_batch` table) ending at
+    ``end_offset``; the state moves on only when they are committed."""
+    batch = batch.add_column(0, "file_id", pa.repeat(state.file_id, batch.num_rows))
+    before = state.bytes_done, state.lines_done
+    state.bytes_done, state.lines_done = end_offset, state.lines_done + batch.num_rows
+    try:
+        return append_batch(con, batch, [state], also=also, refresh=refresh)
+    except BaseException:
+        state.bytes_done, state.lines_done = before
+        raise
+
+
+class Batcher:
+    """Gathers the new lines of one or more files into batches of about ``chunk_bytes``: a
+    batch of many small files costs one transaction, not one per file."""
+
+    def __init__(self, con, options: Options, report: BuildReport, refresh: bool = False) -> None:
+        self.con = con
+        self.options = options
+        self.report = report
+        self.refresh = refresh  # each batch refreshes the stored views in its transaction
+        self.tables: list[pa.Table] = []
+        self.states: dict[int, store.FileState] = {}
+        self.size = 0
+
+    def add(self, state: store.FileState, chunk: bytes, start: int) -> None:
+        with timed("reading + cutting"):
+            table = to_batch(chunk, start, state.lines_done + 1, state)
+            table = table.add_column(0, "file_id", pa.repeat(state.file_id, table.num_rows))
+        state.bytes_done = start + len(chunk)
+        state.lines_done += table.num_rows
+        self.tables.append(table)
+        self.states[state.file_id] = state
+        self.size += len(chunk)
+        if self.size >= self.options.chunk_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.states:
+            return
+        batch = self.tables[0]
+        if len(self.tables) > 1:  # record batches of a size DuckDB's threads can share
+            batch = pa.concat_tables(self.tables).combine_chunks()
+            batch = pa.Table.from_batches(batch.to_batches(max_chunksize=ARROW_BATCH_ROWS))
+        states = list(self.states.values())
+        self.tables, self.states, self.size = [], {}, 0
+        n_events, n_unparsed = append_batch(self.con, batch, states, refresh=self.refresh)
+        self.report.lines += batch.num_rows
+        self.report.events += n_events
+        self.report.unparsed += n_unparsed
+        if self.refresh:
+            return
+        pending = self.con.execute("SELECT count(*) FROM pending_messages").fetchall()[0][0]
+        if pending > REFRESH_AFTER_PENDING:
+            refresh_caches(self.con)  # keeps the refresh's memory bounded on a big input
 
 
 def index_source(
     con,
     source: Source,
-    known: list[store.FileState],
+    known: list[store.FileState] | KnownFiles,
     options: Options,
     report: BuildReport,
     progress: Progress | None = None,
+    batcher: Batcher | None = None,
 ) -> None:
-    """Append what is new in one source."""
+    """Append what is new in one source. With a ``batcher``, its last lines may wait in it for
+    the next file's (the caller flushes it); without, they are committed before returning.
+    Either way the stored per-message views wait for :func:`refresh_caches`."""
     if not source.head:
         return  # an empty file: nothing to know it by yet
-    state = match_file(known, source.head)
+    own = batcher is None
+    batcher = batcher or Batcher(con, options, report)
+    files = known if isinstance(known, KnownFiles) else KnownFiles(con, known)
+    state = files.match(source.head)
     if state is None:
-        state = store.FileState(
-            store.next_file_id(con), source.path, source.head, 0, 0, None, None, is_new=True
-        )
-        known.append(state)
+        state = files.new(source.path, source.head)
     state.path = source.path
     if len(source.head) > len(state.head):
-        state.head = source.head
-    line_number = state.lines_done + 1
+        files.grew(state, source.head)
     try:
         for start, chunk in sources.chunks(source, state.bytes_done, options.chunk_bytes):
             if options.stopped():
@@ -316,19 +612,22 @@ def index_source(
                 warning = future_mtime(source, options)
                 if warning:
                     report.warnings.append(warning)
-            batch = to_batch(chunk, start, line_number, state)
-            n_events, n_unparsed = append_batch(con, state, batch, start + len(chunk))
-            line_number += batch.num_rows
-            report.lines += batch.num_rows
-            report.events += n_events
-            report.unparsed += n_unparsed
+            batcher.add(state, chunk, start)
             if progress:
                 progress(len(chunk))
     except sources.ReadFailed as exc:
+        if own:  # the lines read before the failure are indexed
+            batcher.flush()
         raise SourceError(
             f"{source.path}: {exc.cause}; its first {state.lines_done:,} lines "
             f"({state.bytes_done:,} bytes) are indexed, {exc.advice}"
         ) from None
+    except SourceError:
+        if own:
+            batcher.flush()
+        raise
+    if own:
+        batcher.flush()
 
 
 def future_mtime(source: Source, options: Options) -> str | None:
@@ -375,7 +674,10 @@ def build(
     # the whole index, which costs more than the batch once the index is big (a build killed
     # before it leaves its batches in the write-ahead log, replayed on the next open)
     con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_AFTER}'")
-    known = store.known_files(con)
+    PHASES.clear()
+    refresh_caches(con)  # what a build killed before its end left pending
+    known = KnownFiles(con, store.known_files(con))
+    batcher = Batcher(con, options, report)
     for path in order_by_age(paths):
         if options.stopped():
             raise Interrupted("interrupted")
@@ -385,12 +687,15 @@ def build(
             report.errors.append(str(exc))
             continue
         try:
-            index_source(con, source, known, options, report, progress)
+            index_source(con, source, known, options, report, progress, batcher)
             report.files += 1
         except SourceError as exc:
             report.errors.append(str(exc))
         finally:
             source.close()
-    con.execute("CHECKPOINT")
+    batcher.flush()
+    refresh_caches(con)
+    with timed("checkpoint"):
+        con.execute("CHECKPOINT")
     report.seconds = time.monotonic() - started
     return report

@@ -426,9 +426,17 @@ def save_position(con, stream: Stream, source: str) -> None:
     stream.known = True
 
 
-def commit(con, stream: Stream, entries: list[Entry], source: str, report: JournalReport) -> None:
+def commit(
+    con,
+    stream: Stream,
+    entries: list[Entry],
+    source: str,
+    report: JournalReport,
+    refresh: bool = False,
+) -> None:
     """One batch: the Postfix lines of ``entries`` and the position after the last of them,
-    in one transaction."""
+    in one transaction; with ``refresh`` (watch --journal) the stored per-message views are
+    brought up to date in it too."""
     if not entries:
         return
     report.entries += len(entries)
@@ -452,8 +460,13 @@ def commit(con, stream: Stream, entries: list[Entry], source: str, report: Journ
         state.last_year = int(stamp(entries[0].realtime)[:4])  # every line has its year
     start = state.bytes_done
     batch = indexer.to_batch(data, start, state.lines_done + 1, state)
-    n_events, n_unparsed = indexer.append_batch(
-        con, state, batch, start + len(data), also=lambda c: save_position(c, stream, source)
+    n_events, n_unparsed = indexer.append_lines(
+        con,
+        state,
+        batch,
+        start + len(data),
+        also=lambda c: save_position(c, stream, source),
+        refresh=refresh,
     )
     report.lines += batch.num_rows
     report.events += n_events
@@ -496,6 +509,7 @@ def build(
                 break
     finally:
         reader.close()
+    indexer.refresh_caches(con)  # the stored per-message views, once per build
     return report
 
 
@@ -619,7 +633,8 @@ class Follower:
         self.blocked_since, self.status.holder, self.status.blocked_seconds = None, None, 0.0
         try:
             before = self.report.lines, self.report.events
-            commit(con, self.stream, self.pending, self.journal.describe(), self.report)
+            commit(con, self.stream, self.pending, self.journal.describe(), self.report, True)
+            indexer.refresh_caches(con)  # left pending by a build killed before its end
             if checkpoint or self.watch.wal_bytes(self.db) > self.options.checkpoint_bytes:
                 con.execute("CHECKPOINT")
         except duckdb.Error as exc:

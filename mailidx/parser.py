@@ -5,7 +5,8 @@ line. This module only *writes* that SQL, as pure functions of the rule table; t
 it on each batch, and :func:`mailidx.indexer.parse_lines` runs the very same path on an
 in-memory index, which is how the tests call the parser.
 
-The input relation (``batch``) has columns line_number, offset, raw, raw_bytes and year. The
+The input relation (``batch``) has columns file_id, line_number, offset, raw, raw_bytes and
+year (one batch may hold lines of several files). The
 header step yields ts, host, program, pid, service, daemon, queue_id, body, rule (index into
 RULES, -1 for an unparsed Postfix line, -2 for another program's line); the events step gives
 each ev_* table the typed fields of its kinds.
@@ -238,7 +239,7 @@ def header_sql(source: str = "batch") -> str:
     daemons = "[" + ", ".join(sql_str(d) for d in POSTFIX_DAEMONS) + "]"
     return f"""
 WITH f AS (
-    SELECT line_number, "offset", raw, raw_bytes, year,
+    SELECT file_id, line_number, "offset", raw, raw_bytes, year,
         -- the common case, "Mmm dd hh:mm:ss host tag: msg", is cut by position
         substr(raw, 4, 1) = ' ' AND substr(raw, 7, 1) = ' ' AND substr(raw, 10, 1) = ':'
             AND substr(raw, 16, 1) = ' ' AS fast
@@ -268,7 +269,7 @@ WITH f AS (
              THEN substr(after, 1, colon - 1) END AS tag
     FROM u
 ), p AS (
-    SELECT line_number, "offset", raw, raw_bytes, year, ts_text, host,
+    SELECT file_id, line_number, "offset", raw, raw_bytes, year, ts_text, host,
         CASE WHEN NOT fast THEN tag
              WHEN ends_with(tag, ']') AND contains(tag, '[')
              THEN substr(tag, 1, strpos(tag, '[') - 1)
@@ -306,7 +307,7 @@ WITH f AS (
              THEN regexp_extract(msg, {sql_str(WARNING_QUEUE_ID)}, 1) END AS warning_qid
     FROM q
 ), b AS (
-    SELECT line_number, "offset", raw, raw_bytes, host, program, pid, service, daemon,
+    SELECT file_id, line_number, "offset", raw, raw_bytes, host, program, pid, service, daemon,
         is_postfix, month, year,
         CASE WHEN month > 0 THEN
                  TRY_CAST(try_strptime(year::VARCHAR || ' ' || ts_text,
@@ -489,14 +490,14 @@ def events_sql(table: str, columns: list[str], source: str = "parsed") -> str:
     kind_list = "[" + ", ".join(sql_str(k) for k in kinds()) + "]"
     return f"""
 WITH s AS (
-    SELECT line_number, rule, ts, host, service, daemon, pid, queue_id, body,
+    SELECT file_id, line_number, rule, ts, host, service, daemon, pid, queue_id, body,
         ' ' || body AS sbody
     FROM {source} WHERE list_contains([{", ".join(map(str, mine)) or "NULL"}], rule)
 ), x AS (
     SELECT *{helper_sql}
     FROM s
 )
-SELECT line_number, ts, host, service, daemon, pid, queue_id,
+SELECT file_id, line_number, ts, host, service, daemon, pid, queue_id,
     {kind_list}[rule + 1] AS kind,
     {", ".join(column(c) for c in columns)}
 FROM x

@@ -17,7 +17,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 
-from mailidx import export, store
+from mailidx import export, indexer, store
 
 WAIT_SECONDS = 30.0
 
@@ -46,6 +46,9 @@ def prune(path: str, before: str, *, tz: str, lake: str | None = None) -> PruneR
     con = store.open_for_writing(path, tz=tz, wait=WAIT_SECONDS)
     temp = f"{path}.compact-{os.getpid()}"
     try:
+        # rows a build killed before its refresh left out of the stored views: in them first,
+        # so that export and the kept flows read every message as it is
+        indexer.refresh_caches(con)
         exported = None
         if lake is not None:
             scope = export.Scope(until=before, frozen_before=export.frozen_before(con))
@@ -94,6 +97,9 @@ def delete_internal(con, cutoff: dt.datetime) -> int:
         con.execute(
             f"DELETE FROM {name}_cache AS t USING temp.main.prune_queues AS q WHERE {same_queue}"
         )
+    con.execute(  # (emptied by the refresh before; worked out again here in any case)
+        "DELETE FROM pending_messages AS t USING temp.main.prune_queues AS q WHERE " + same_queue
+    )
     for name in store.MESSAGE_CACHES:  # worked out again from the lines that stay
         con.execute(
             f"INSERT INTO {name}_cache SELECT t.* FROM {name}_live AS t "

@@ -494,13 +494,20 @@ class Watcher:
             self.known = store.known_files(con)
             deadline = time.monotonic() + self.options.hold
             budget = self.options.batch_bytes
+            report = indexer.BuildReport()
+            # every file's new lines in one transaction, the stored per-message views
+            # refreshed in it: one commit per batch
+            batcher = indexer.Batcher(con, self.index_options, report, refresh=True)
             for followed in work:
                 if budget <= 0 or time.monotonic() > deadline:
                     more = True
                     break
-                used, cut = self._index(con, followed, budget, deadline)
+                used, cut = self._index(con, followed, budget, deadline, batcher)
                 budget -= used
                 more = more or cut
+            batcher.flush()
+            self._count(report)
+            indexer.refresh_caches(con)  # left pending by a build killed before its end
             paths.record(con, paths.renamed(self.known, self.names))
             self.names = []
             if checkpoint or wal_bytes(self.db) > self.options.checkpoint_bytes:
@@ -513,7 +520,9 @@ class Watcher:
             con.close()
         return more
 
-    def _index(self, con, followed: Followed, budget: int, deadline: float) -> tuple[int, bool]:
+    def _index(
+        self, con, followed: Followed, budget: int, deadline: float, batcher: indexer.Batcher
+    ) -> tuple[int, bool]:
         """Index what is new in one file; returns (bytes read, whether reading was cut)."""
         if not followed.compressed:
             followed.read_head()
@@ -526,18 +535,17 @@ class Watcher:
         before = cursor.pos
         cursor.allow(budget, deadline, self.stopping.is_set)
         source = Source(followed.path, None, followed.mtime, cursor, head, final=False)
-        report = indexer.BuildReport()
+        report, options = batcher.report, self.index_options
         try:
-            indexer.index_source(con, source, self.known, self.index_options, report)
+            indexer.index_source(con, source, self.known, options, report, batcher=batcher)
             if followed.compressed and cursor.eof and not cursor.cut:
                 source.final = True  # a last line without its newline counts, as in build
                 cursor.allow(budget, deadline, lambda: False)
-                indexer.index_source(con, source, self.known, self.index_options, report)
+                indexer.index_source(con, source, self.known, options, report, batcher=batcher)
         except SourceError as exc:
             if not followed.compressed or signature_of(followed.path) == followed.signature:
                 self.notify(str(exc))  # (not when the compressor was still writing it)
             followed.done = followed.compressed
-        self._count(report)
         if cursor.eof and not cursor.cut and not followed.compressed:
             followed.settled = (head, cursor.pos)
         return max(cursor.pos - before, 0), cursor.cut

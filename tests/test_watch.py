@@ -480,3 +480,92 @@ def test_status_follows_a_dateext_rotation_and_its_later_compression(mailidx, tm
         (str(log), "", str(log.stat().st_size)),
     ]
     assert len(indexed(mailidx)) == 140
+
+
+def test_readers_between_watch_batches_never_find_queue_ids_pending(mailidx, tmp_path, watches):
+    """Each watch batch leaves the stored per-message views current: a reader (who gets in
+    between batches) never finds lines whose queue IDs are still pending, and at the end every
+    stored view equals its live view."""
+    from tests.test_stored_views import STORED, differences, sample_lines
+
+    lines = sample_lines()
+    log = tmp_path / "maillog"
+    log.write_bytes(b"".join(lines[:50]))
+    start_watch(watches, mailidx, "--quiet", str(log), MAILIDX_BATCH_BYTES="3000")
+    assert wait_until(lambda: mailidx.db.exists() and len(indexed(mailidx)) == 50, EVENTUALLY)
+    seen = []
+    with open(log, "ab") as f:
+        for i in range(50, len(lines), 40):
+            f.write(b"".join(lines[i : i + 40]))
+            f.flush()
+            con = store.connect(str(mailidx.db), read_only=True, wait=EVENTUALLY)
+            try:
+                seen.append(
+                    con.execute(
+                        "SELECT (SELECT count(*) FROM log_lines), "
+                        "(SELECT count(*) FROM pending_messages)"
+                    ).fetchall()[0]
+                )
+            finally:
+                con.close()
+            time.sleep(0.1)
+    assert wait_until(lambda: len(indexed(mailidx)) == len(lines), EVENTUALLY)
+    watches[-1].stop()
+    assert len(seen) > 5
+    assert [s for s in seen if s[1] != 0] == []
+    assert mailidx.query("SELECT count(*) FROM pending_messages") == [(0,)]
+    for name in STORED:
+        assert differences(mailidx.db, name) == [], name
+
+
+class CountingCommits:
+    """A real DuckDB connection that counts the transactions committed on it."""
+
+    def __init__(self, con) -> None:
+        self.con = con
+        self.commits = 0
+
+    def execute(self, sql, *args):
+        if isinstance(sql, str) and sql.strip().upper() == "COMMIT":
+            self.commits += 1
+        return self.con.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+
+def test_each_watch_batch_is_one_commit_that_carries_its_stored_rows(mailidx, tmp_path):
+    """The lines of a watch batch and the refresh of their stored per-message rows share one
+    transaction (one commit per batch, not the batch and then the refresh)."""
+    import threading
+
+    from mailidx import watch as watching
+    from tests.test_stored_views import STORED, differences, sample_lines
+
+    lines = sample_lines()[:300]
+    log = tmp_path / "maillog"
+    log.write_bytes(b"".join(lines))
+    opened: list[CountingCommits] = []
+
+    class Counted(watching.Watcher):
+        def _open(self, small: bool = False):
+            con = CountingCommits(super()._open(small))
+            opened.append(con)
+            return con
+
+    options = watching.WatchOptions(tz="UTC", year=2026, batch_bytes=4000, poll=True)
+    watcher = Counted(str(mailidx.db), [str(log)], options, lambda message: None)
+    thread = threading.Thread(target=watcher.run)
+    thread.start()
+    try:
+        assert wait_until(lambda: watcher.status.lines == len(lines), EVENTUALLY)
+    finally:
+        watcher.stop()
+        thread.join(EVENTUALLY)
+    batches = [con.commits for con in opened if con.commits]
+    assert len(batches) >= 3  # 300 lines, 4,000 bytes a batch
+    assert batches == [1] * len(batches)
+    assert mailidx.query("SELECT count(*) FROM pending_messages") == [(0,)]
+    assert mailidx.count() == len(lines)
+    for name in STORED:
+        assert differences(mailidx.db, name) == [], name

@@ -3,9 +3,11 @@
 -- Stored per-message views. message_facts, deliveries, recipients, messages and message_links
 -- depend only on the events of one (host, queue_id). Each has a *_live view that computes it
 -- from the events, a *_cache table that stores its rows, and the public view that reads them.
--- Each build batch recomputes the rows of the queue IDs it touched, in the batch's own
--- transaction (mailidx/indexer.py refresh_caches), so a table always equals its live view;
--- a change to any view file recomputes them all. Queries then scan stored rows instead of
+-- A build recomputes the rows of the queue IDs it touched once, set-based, when it has stored
+-- their lines (a watch batch likewise; mailidx/indexer.py refresh_caches): each batch of lines
+-- notes its queue IDs in pending_messages, and the refresh empties it in the transaction that
+-- stores their rows, so once a build returns a table equals its live view; a change to any
+-- view file recomputes them all. Queries then scan stored rows instead of
 -- working out every message again.
 CREATE OR REPLACE VIEW message_facts_live AS
 SELECT
