@@ -224,41 +224,35 @@ def append_batch(
     # chosen before the transaction: a view that fails to bind would abort it
     columns = _refresh_columns(con) if refresh else MESSAGE_EVENT_COLUMNS
     con.register("batch", batch)
-    con.execute("BEGIN")
     try:
-        with timed("header + rule match"):
-            con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {parser.compiled_header()}")
-        with timed("lines"):
-            con.execute(
-                f"""INSERT INTO lines SELECT file_id, "offset", line_number, ts, host, program,
-                    pid, queue_id,
-                    CASE WHEN rule >= 0 THEN {parser.kind_list_sql()}[rule + 1]
-                         ELSE fallback_kind END,
-                    raw, raw_bytes FROM parsed"""
-            )
-        _insert_events(con, batch.num_rows >= MEMOISE_FROM_ROWS)
-        with timed("pending + file checkpoints"):
-            con.execute(
-                "INSERT INTO pending_messages SELECT DISTINCT host, queue_id FROM parsed "
-                "WHERE queue_id IS NOT NULL"
-            )
-            n_events, n_unparsed = con.execute(
-                "SELECT count(*) FILTER (WHERE rule >= 0), count(*) FILTER (WHERE rule = -1) "
-                "FROM parsed"
-            ).fetchall()[0]
-            save_states(con, states)
-            if also is not None:
-                also(con)
-            con.execute("DROP TABLE parsed")
-        if refresh:
-            _drop_event_shadows(con)
-            _refresh_in_transaction(con, columns)
-        with timed("commit"):
-            con.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):  # a failed COMMIT has rolled back already
-            con.execute("ROLLBACK")
-        raise
+        with store.transaction(con, lambda: timed("commit")):
+            with timed("header + rule match"):
+                con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {parser.compiled_header()}")
+            with timed("lines"):
+                con.execute(
+                    f"""INSERT INTO lines SELECT file_id, "offset", line_number, ts, host, program,
+                        pid, queue_id,
+                        CASE WHEN rule >= 0 THEN {parser.kind_list_sql()}[rule + 1]
+                             ELSE fallback_kind END,
+                        raw, raw_bytes FROM parsed"""
+                )
+            _insert_events(con, batch.num_rows >= MEMOISE_FROM_ROWS)
+            with timed("pending + file checkpoints"):
+                con.execute(
+                    "INSERT INTO pending_messages SELECT DISTINCT host, queue_id FROM parsed "
+                    "WHERE queue_id IS NOT NULL"
+                )
+                n_events, n_unparsed = con.execute(
+                    "SELECT count(*) FILTER (WHERE rule >= 0), count(*) FILTER (WHERE rule = -1) "
+                    "FROM parsed"
+                ).fetchall()[0]
+                save_states(con, states)
+                if also is not None:
+                    also(con)
+                con.execute("DROP TABLE parsed")
+            if refresh:
+                _drop_event_shadows(con)
+                _refresh_in_transaction(con, columns)
     finally:
         con.unregister("batch")
         for table in store.event_tables(con):
@@ -325,15 +319,8 @@ def refresh_caches(con) -> None:
     if not con.execute("SELECT 1 FROM pending_messages LIMIT 1").fetchall():
         return
     columns = _refresh_columns(con)
-    con.execute("BEGIN")
-    try:
+    with store.transaction(con, lambda: timed("commit")):
         _refresh_in_transaction(con, columns)
-        with timed("commit"):
-            con.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):  # a failed COMMIT has rolled back already
-            con.execute("ROLLBACK")
-        raise
 
 
 def _refresh_columns(con) -> str:

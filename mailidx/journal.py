@@ -446,13 +446,8 @@ def commit(
     lines = [e.line for e in entries if e.line is not None]
     if not lines:
         if stream.known:  # only other programs' entries: move the cursor past them
-            con.execute("BEGIN")
-            try:
+            with store.transaction(con):
                 save_position(con, stream, source)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
         return
     data = b"".join(line + b"\n" for line in lines)
     state = stream.file

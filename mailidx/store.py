@@ -339,6 +339,21 @@ def _set_meta(con, key: str, value: str) -> None:
     con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 
 
+@contextlib.contextmanager
+def transaction(con, committing: Callable = contextlib.nullcontext):
+    """BEGIN … COMMIT around the block, rolled back when the block (or the COMMIT) fails;
+    ``committing()`` is a context around the COMMIT (the build times it)."""
+    con.execute("BEGIN")
+    try:
+        yield
+        with committing():
+            con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # a failed COMMIT has rolled back already
+            con.execute("ROLLBACK")
+        raise
+
+
 def open_for_writing(
     path: str,
     *,
@@ -365,6 +380,15 @@ def open_for_writing(
             f"--tz: cannot use time zone {tz!r}: {first_line(str(exc))}"
         ) from None
     return con
+
+
+def line_count(con) -> int | None:
+    """The lines the index holds, or None when the connection can no longer say (a full
+    disk or damage has invalidated it)."""
+    try:
+        return con.execute("SELECT count(*) FROM lines").fetchall()[0][0]
+    except duckdb.Error:
+        return None
 
 
 def close_quietly(con) -> None:
