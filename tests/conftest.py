@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -97,3 +100,19 @@ def decompressed(path: Path) -> bytes:
 
 def wc_l(*paths: Path) -> int:
     return sum(decompressed(path).count(b"\n") for path in paths)
+
+
+def stop_points(rng: random.Random, build: Callable[[], object], count: int = 6) -> list[float]:
+    """Seconds after a build starts at which to kill or interrupt it so that the first kills
+    land inside the work, on a machine of any speed. ``build`` is an uninterrupted build, run
+    twice: the first run does all the work, the second finds nothing new (the fixed cost of a
+    start). Each point is that fixed cost plus 5-20 % of the work, so four kills in a row still
+    leave work for the next run: a test that counts its kills cannot flake on a fast machine."""
+    started = time.monotonic()
+    build()
+    whole = time.monotonic() - started
+    started = time.monotonic()
+    build()
+    start = time.monotonic() - started
+    work = max(whole - start, 0.2)
+    return [start + rng.uniform(0.05, 0.2) * work for _ in range(count)]

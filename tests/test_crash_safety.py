@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import Mailidx, syslog_lines, write_lines
+from tests.conftest import Mailidx, stop_points, syslog_lines, write_lines
 
 FINGERPRINT = """
 SELECT (SELECT count(*) FROM log_lines),
@@ -26,21 +26,21 @@ def test_kill_minus_9_at_several_points_then_rebuild_equals_a_clean_build(tmp_pa
         write_lines(log, syslog_lines(40_000, day=day))
         logs.append(log)
     clean = Mailidx(tmp_path / "clean.duckdb", tmp_path)
-    clean.build(*logs)
+    env = clean.env(MAILIDX_BATCH_BYTES=str(256 << 10))
+    delays = stop_points(random.Random(7), lambda: clean.build(*logs, env=env))
     expected = clean.query(FINGERPRINT)
 
     crashed = Mailidx(tmp_path / "crashed.duckdb", tmp_path)
     env = crashed.env(MAILIDX_BATCH_BYTES=str(256 << 10))
-    rng = random.Random(7)
     kills = 0
-    for _ in range(6):
+    for delay in delays:
         proc = subprocess.Popen(
             [sys.executable, "-m", "mailidx", "build", *map(str, logs)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.8, 3.0))
+        time.sleep(delay)
         if proc.poll() is None:
             proc.kill()
             kills += 1

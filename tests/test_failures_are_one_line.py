@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tests.conftest import Mailidx, syslog_lines, write_lines
+from tests.conftest import Mailidx, stop_points, syslog_lines, write_lines
 from tests.hostile import committed, only_error, snapshot
 
 
@@ -72,11 +72,12 @@ def test_disk_full_is_one_line_with_what_was_committed_and_the_next_build_goes_o
 
 
 def test_ctrl_c_at_random_points_says_one_line_and_loses_nothing(tmp_path, logs):
+    clean = Mailidx(tmp_path / "clean.duckdb", tmp_path)
+    delays = stop_points(random.Random(13), lambda: clean.build(*logs))
     mailidx = Mailidx(tmp_path / "index.duckdb", tmp_path)
     env = mailidx.env(MAILIDX_BATCH_BYTES=str(64 << 10))
-    rng = random.Random(13)
     interrupted = 0
-    for _ in range(6):
+    for delay in delays:
         before = mailidx.count() if mailidx.db.exists() else 0
         proc = subprocess.Popen(
             [sys.executable, "-m", "mailidx", "build", *map(str, logs)],
@@ -84,7 +85,7 @@ def test_ctrl_c_at_random_points_says_one_line_and_loses_nothing(tmp_path, logs)
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        time.sleep(rng.uniform(0.8, 3.5))
+        time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
         done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
@@ -99,7 +100,7 @@ def test_ctrl_c_at_random_points_says_one_line_and_loses_nothing(tmp_path, logs)
         assert mailidx.count() == before + n
     assert interrupted >= 3, "the build finished before it could be interrupted"
     mailidx.build(*logs, env=env)
-    assert snapshot(mailidx) == snapshot(clean_build(tmp_path, *logs))
+    assert snapshot(mailidx) == snapshot(clean)
 
 
 def test_a_db_under_a_file_is_named(tmp_path, logs):

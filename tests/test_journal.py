@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from mailidx import schema
-from tests.conftest import DAY, FIXTURES, Mailidx, syslog_lines
+from tests.conftest import DAY, FIXTURES, Mailidx, stop_points, syslog_lines
 from tests.journals import Entry, from_syslog, needs_journal, write_journal, write_syslog
 
 pytestmark = needs_journal
@@ -200,24 +200,28 @@ def test_kill_minus_9_during_a_journal_build_then_a_rebuild_equals_a_clean_build
     write_journal(journal, entries)
     expected = syslog_index(tmp_path, entries)
 
+    timing = Mailidx(tmp_path / "timing.duckdb", tmp_path)
+    batch = str(192 << 10)
+    delays = stop_points(
+        random.Random(15), lambda: journal_build(timing, journal, MAILIDX_BATCH_BYTES=batch)
+    )
     crashed = Mailidx(tmp_path / "crashed.duckdb", tmp_path)
-    env = crashed.env(MAILIDX_BATCH_BYTES=str(192 << 10))
-    rng = random.Random(15)
+    env = crashed.env(MAILIDX_BATCH_BYTES=batch)
     kills = 0
-    for _ in range(6):
+    for delay in delays:
         proc = subprocess.Popen(
             [sys.executable, "-m", "mailidx", "build", "--journal-file", str(journal)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(1.0, 3.0))
+        time.sleep(delay)
         if proc.poll() is None:
             proc.kill()
             kills += 1
         proc.wait()
     assert kills >= 3, "the build finished before it could be killed; make the journal larger"
-    journal_build(crashed, journal, MAILIDX_BATCH_BYTES=str(192 << 10))
+    journal_build(crashed, journal, MAILIDX_BATCH_BYTES=batch)
     fingerprint = crashed.query(FINGERPRINT)[0]
     assert fingerprint[:-1] == expected.query(FINGERPRINT)[0][:-1]
     assert fingerprint[-1] == [sum(e.postfix for e in entries)]
