@@ -59,7 +59,7 @@ def copy_sample(folder: Path) -> list[Path]:
 def questions() -> dict[str, str]:
     """name → DuckDB SQL, parameters given as literals (every filter NULL, a large limit)."""
     out = {f"query {name}": bind(q.sql) for name, q in queries.catalog().items()}
-    out["summary totals"] = bind(summary.TOTALS)
+    out["summary totals"] = bind(summary.sql("totals"))
     out["flow across two hosts"] = FLOW_LOOKUP
     for view in VIEWS:
         out[f"view {view}"] = f"SELECT * FROM {view}"

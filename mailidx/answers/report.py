@@ -1,10 +1,11 @@
 """`mailidx report`'s numbers: one time window and host, read from the public views.
 
-The grand totals are `mailidx summary`'s own (its TOTALS query, with the same $since, $until and
-$host), so the page and `summary --format json` agree by construction; the previous window of
-the same length is counted the same way for comparison. Everything else comes from the files in
-sql/report/, every value bound. Charts count per hour for windows up to three days, per day for
-longer ones; buckets without mail are zeros, so each series has a point for every bucket.
+The grand totals are `mailidx summary`'s own (sql/summary/totals.sql, with the same $since,
+$until and $host), so the page and `summary --format json` agree by construction; the previous
+window of the same length is counted the same way for comparison. Everything else comes from
+the files in sql/report/, every value bound. Charts count per hour for windows up to three days,
+per day for longer ones; buckets without mail are zeros, so each series has a point for every
+bucket.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def buckets(start: dt.datetime, end: dt.datetime, unit: str, tz: ZoneInfo) -> li
 
 def totals(con, since, until, host) -> dict:
     """`mailidx summary`'s grand totals for the window."""
-    return _dicts(con.execute(summary.TOTALS, {"since": since, "until": until, "host": host}))[0]
+    return summary.totals(con, since, until, host)
 
 
 def gather(con, win: Window, limit: int = 10, failed_limit: int = 200) -> dict:
