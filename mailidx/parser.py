@@ -225,6 +225,24 @@ def classify_sql() -> str:
     )
 
 
+@cache
+def _rule_heads() -> list[re.Pattern]:
+    # what rule_condition tests, anchored by match(); ASCII: RE2's \d \w \s are ASCII only
+    return [re.compile(split_tail(r.pattern)[0], re.ASCII) for r in RULES]
+
+
+def rule_for(daemon: str | None, body: str) -> int:
+    """Index in RULES of the rule :func:`classify_sql` picks for a Postfix line of ``daemon``
+    whose body (the header step's ``body``) is ``body``, or UNPARSED: the same rules in the
+    same order, the same daemon filter, each pattern's head matched at the start of the body,
+    in Python's ``re``. For tools and tests that ask which rule a line meets; the indexer
+    itself classifies in SQL."""
+    for i, (rule, head) in enumerate(zip(RULES, _rule_heads())):
+        if (rule.daemons is None or daemon in rule.daemons) and head.match(body):
+            return i
+    return UNPARSED
+
+
 def kinds() -> list[str]:
     return [r.kind for r in RULES]
 
