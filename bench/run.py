@@ -703,6 +703,8 @@ def main(argv=None) -> int:
                 "bench: --index takes a kept DIR/bench.duckdb, without the build phase"
             )
     else:
+        if args.workdir:
+            Path(args.workdir).mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix="mailidx-bench-", dir=args.workdir))
     ctx = Context(log, lines, log.stat().st_size, args.repeat, args.mailidx, workdir)
     try:
