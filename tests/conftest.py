@@ -116,3 +116,16 @@ def stop_points(rng: random.Random, build: Callable[[], object], count: int = 6)
     start = time.monotonic() - started
     work = max(whole - start, 0.2)
     return [start + rng.uniform(0.05, 0.2) * work for _ in range(count)]
+
+
+def skip_unless_nobody_can_run_mailidx() -> None:
+    """Skip a test that runs mailidx as `nobody` where that user cannot reach this checkout's
+    interpreter (a checkout under a 0700 folder, as `mktemp -d` makes): it would fail on the
+    import, not on what it tests."""
+    probe = subprocess.run(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable,
+         "-c", "import mailidx"],
+        capture_output=True, cwd="/",
+    )  # fmt: skip
+    if probe.returncode != 0:
+        pytest.skip("nobody cannot read this checkout (a 0700 folder above it?): chmod 755 it")

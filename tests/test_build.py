@@ -16,7 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DAY, FIXTURES, syslog_lines, wc_l, write_lines
+from tests.conftest import (
+    DAY,
+    FIXTURES,
+    skip_unless_nobody_can_run_mailidx,
+    syslog_lines,
+    wc_l,
+    write_lines,
+)
 
 
 def test_every_line_lands_in_log_lines_parsed_or_not(mailidx, tmp_path):
@@ -177,6 +184,7 @@ def test_build_without_paths_on_a_host_without_mail_logs_says_where_it_looked(ma
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="runs a command as nobody (needs root)")
 def test_a_log_the_user_cannot_read_names_the_group_to_join(tmp_path):
+    skip_unless_nobody_can_run_mailidx()
     shared = Path(tempfile.mkdtemp(prefix="mailidx-nobody-"))
     os.chmod(shared, 0o777)
     log = shared / "mail.log"

@@ -19,7 +19,14 @@ import duckdb
 import pytest
 
 from mailidx import schema
-from tests.conftest import DAY, FIXTURES, Mailidx, stop_points, syslog_lines
+from tests.conftest import (
+    DAY,
+    FIXTURES,
+    Mailidx,
+    skip_unless_nobody_can_run_mailidx,
+    stop_points,
+    syslog_lines,
+)
 from tests.journals import Entry, from_syslog, needs_journal, write_journal, write_syslog
 
 pytestmark = needs_journal
@@ -299,6 +306,7 @@ def test_a_journal_the_user_cannot_read_names_the_group_to_join(tmp_path):
     journal = tmp_path / "system.journal"
     write_journal(journal, fixture_entries()[:5])
     os.chmod(journal, 0o640)
+    skip_unless_nobody_can_run_mailidx()
     shared = Path(tempfile.mkdtemp(prefix="mailidx-nobody-"))
     os.chmod(shared, 0o777)
     target = shared / "system.journal"
