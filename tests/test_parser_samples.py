@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from mailidx.indexer import parse_lines
+from mailidx.ingest.indexer import parse_lines
 from tests.samples import all_samples
 
 SAMPLES = all_samples()
