@@ -18,16 +18,6 @@ def parsed():
     return {s.id: row for s, row in zip(SAMPLES, rows)}
 
 
-def as_text(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).isoformat()
-    if isinstance(value, float):
-        return f"{value:g}" if value != int(value) else str(int(value)) if False else repr(value)
-    return str(value)
-
-
 def same(expected: str | None, actual) -> bool:
     if expected is None or actual is None:
         return expected is None and actual is None
