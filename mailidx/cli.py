@@ -98,8 +98,8 @@ def pick_journal(
     journal: bool, files: list[str] | None, directory: str | None, since: str | None, zone: str
 ):
     """The journal to read (None: no journal option given) and --since as journalctl takes it."""
-    from mailidx import journal as journals
     from mailidx import queries
+    from mailidx.ingest import journalctl as journals
 
     if files and directory:
         raise typer.BadParameter("give --journal-file or --journal-dir, not both")
@@ -120,8 +120,8 @@ def pick_journal(
 def look_for_logs():
     """`build` with no PATH: the usual log files where they exist, else the journal when it
     holds Postfix's entries, else one line saying where it looked. (paths, journal)"""
-    from mailidx import journal as journals
-    from mailidx import sources
+    from mailidx.ingest import journalctl as journals
+    from mailidx.ingest import sources
 
     paths = sources.default_paths()
     if paths:
@@ -174,9 +174,10 @@ def build(
     ),
 ) -> None:
     """Index new lines of each log file (or the journal); re-running adds only what is new."""
-    from mailidx import indexer, store
-    from mailidx import journal as journals
-    from mailidx import paths as moved_files
+    from mailidx import store
+    from mailidx.ingest import indexer
+    from mailidx.ingest import journal as journals
+    from mailidx.ingest import paths as moved_files
 
     zone = tz or local_zone()
     paths = paths or []
@@ -377,9 +378,9 @@ def watch(
     get in between batches."""
     import signal
 
-    from mailidx import journal as journals
-    from mailidx import sources
     from mailidx import watch as watching
+    from mailidx.ingest import journal_follow, sources
+    from mailidx.ingest import journalctl as journals
 
     zone = tz or local_zone()
     source, start = pick_journal(journal, journal_file, journal_dir, since, zone)
@@ -393,7 +394,7 @@ def watch(
     path = db_path(db)
     try:
         if source is not None:
-            watcher = journals.Follower(path, source, options, line.notice, line.show, start)
+            watcher = journal_follow.Follower(path, source, options, line.notice, line.show, start)
         else:
             watching.check_paths(patterns)
             if not wait and not watching.expand(patterns):

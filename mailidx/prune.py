@@ -17,7 +17,8 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 
-from mailidx import export, indexer, store
+from mailidx import export, store
+from mailidx.ingest import indexer
 
 WAIT_SECONDS = 30.0
 

@@ -28,8 +28,9 @@ from typing import BinaryIO
 
 import duckdb
 
-from mailidx import indexer, paths, sources, store
-from mailidx.sources import Source, SourceError
+from mailidx import store
+from mailidx.ingest import indexer, paths, sources
+from mailidx.ingest.sources import Source, SourceError
 
 MAGIC = re.compile(r"[*?[]")
 SMALL_BATCH = 1 << 20

@@ -92,7 +92,7 @@ def test_unreadable_file_is_reported(mailidx, tmp_path, good_log):
     if os.access(secret, os.R_OK):  # root reads anything: ask as nobody, in this process
         if os.geteuid() != 0:
             pytest.skip("file stays readable")
-        from mailidx.sources import SourceError, open_source
+        from mailidx.ingest.sources import SourceError, open_source
 
         os.seteuid(65534)
         try:

@@ -166,7 +166,7 @@ def test_build_without_paths_on_a_host_without_mail_logs_says_where_it_looked(ma
     if glob.glob("/var/log/maillog*") or glob.glob("/var/log/mail.log*"):
         pytest.skip("this host has mail logs in /var/log")
     if shutil.which("journalctl"):
-        from mailidx import journal
+        from mailidx.ingest import journalctl as journal
 
         try:
             if journal.has_postfix(journal.Journal()):

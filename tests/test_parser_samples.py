@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from mailidx.indexer import parse_lines
+from mailidx.ingest.indexer import parse_lines
 from tests.samples import all_samples
 
 SAMPLES = all_samples()
@@ -16,16 +16,6 @@ SAMPLES = all_samples()
 def parsed():
     rows = parse_lines([s.line for s in SAMPLES], year=2026, tz="UTC")
     return {s.id: row for s, row in zip(SAMPLES, rows)}
-
-
-def as_text(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).isoformat()
-    if isinstance(value, float):
-        return f"{value:g}" if value != int(value) else str(int(value)) if False else repr(value)
-    return str(value)
 
 
 def same(expected: str | None, actual) -> bool:

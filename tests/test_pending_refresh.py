@@ -4,7 +4,8 @@ next build (even with nothing new to read) brings the stored rows up to date fir
 
 from __future__ import annotations
 
-from mailidx import indexer, sources, store
+from mailidx import store
+from mailidx.ingest import indexer, sources, write
 from tests.conftest import Mailidx
 from tests.test_stored_views import STORED, differences, sample_lines
 
@@ -69,9 +70,9 @@ def test_a_view_reading_a_column_the_narrow_refresh_leaves_out_still_gets_its_ro
 ):
     log = tmp_path / "maillog"
     log.write_bytes(b"".join(sample_lines()))
-    narrower = indexer.MESSAGE_EVENT_COLUMNS.replace(", response", "")
-    assert narrower != indexer.MESSAGE_EVENT_COLUMNS
-    monkeypatch.setattr(indexer, "MESSAGE_EVENT_COLUMNS", narrower)
+    narrower = write.MESSAGE_EVENT_COLUMNS.replace(", response", "")
+    assert narrower != write.MESSAGE_EVENT_COLUMNS
+    monkeypatch.setattr(write, "MESSAGE_EVENT_COLUMNS", narrower)
     mailidx = Mailidx(tmp_path / "index.duckdb", tmp_path)
     con = store.open_for_writing(str(mailidx.db), tz="UTC")
     indexer.build(con, [str(log)], indexer.Options("UTC", chunk_bytes=8000))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mailidx.indexer import parse_lines
+from mailidx.ingest.indexer import parse_lines
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "public"
 FULL_LINE = re.compile(r"^(?:<\d+>)?(?:[A-Z][a-z]{2} +\d|\d{4}-\d\d-\d\d[T ])")

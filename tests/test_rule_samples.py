@@ -3,8 +3,9 @@ actually meets, so no rule stands untried: a rule no real line reaches is either
 wording Postfix never logs) or shadowed by an earlier rule.
 
 Which rule a line meets is read from the parser itself: its header SQL
-(:func:`mailidx.parser.header_sql`, the step that picks the rule) runs on the sample lines, and
-:func:`mailidx.parser.rule_for`, the same choice in Python, must agree with it line by line.
+(:func:`mailidx.parse.header.header_sql`, the step that picks the rule) runs on the sample
+lines, and :func:`mailidx.parse.classify.rule_for`, the same choice in Python, must agree with
+it line by line.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from mailidx import parser
-from mailidx.indexer import parse_lines
-from mailidx.rules import RULES
+from mailidx.ingest.indexer import parse_lines
+from mailidx.parse import classify, header
+from mailidx.parse.rules import RULES
 from tests.samples import all_samples
 
 SAMPLES = all_samples()
@@ -79,7 +80,7 @@ def classified() -> list[tuple[str | None, str | None, int]]:
     con = duckdb.connect(":memory:")
     con.register("batch", batch)
     rows = con.execute(
-        f"SELECT daemon, body, rule FROM ({parser.header_sql()}) ORDER BY line_number"
+        f"SELECT daemon, body, rule FROM ({header.header_sql()}) ORDER BY line_number"
     ).fetchall()
     con.close()
     assert len(rows) == len(SAMPLES)
@@ -111,16 +112,16 @@ def test_a_rule_allow_listed_as_having_no_real_line_really_has_no_sample(classif
 
 def test_rule_for_picks_the_rule_the_parser_sql_picks_for_every_sample(classified):
     wrong = [
-        f"{s.id}: SQL #{rule}, rule_for #{parser.rule_for(daemon, body)}"
+        f"{s.id}: SQL #{rule}, rule_for #{classify.rule_for(daemon, body)}"
         for s, (daemon, body, rule) in zip(SAMPLES, classified)
-        if rule != parser.FOREIGN and parser.rule_for(daemon, body) != rule
+        if rule != classify.FOREIGN and classify.rule_for(daemon, body) != rule
     ]
     assert not wrong, "\n".join(wrong)
 
 
 def test_the_rule_found_gives_the_kind_the_real_parse_stores(classified):
     rows = parse_lines([s.line for s in SAMPLES], year=2026, tz="UTC")
-    fallback = {parser.UNPARSED: "unparsed", parser.FOREIGN: "foreign"}
+    fallback = {classify.UNPARSED: "unparsed", classify.FOREIGN: "foreign"}
     wrong = [
         f"{s.id}: rule #{rule} is {RULES[rule].kind if rule >= 0 else fallback[rule]},"
         f" parsed as {row['kind']}"

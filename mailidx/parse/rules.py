@@ -10,7 +10,8 @@ Fields that Postfix logs as ``key=value`` (``to=``, ``relay=``, ``delays=``, ``d
 not captured here by position: :data:`KEY_FIELDS` extracts them by name from any event, so a
 new key between two old ones (3.11's ``tls=``) changes nothing.
 
-The rules compile to one DuckDB SELECT (see :mod:`mailidx.parser`); the patterns use the
+The rules compile to one DuckDB SELECT (see :mod:`mailidx.parse.header` and
+:mod:`mailidx.parse.events`); the patterns use the
 syntax RE2 and Python's ``re`` share, so a reader can try one in a Python shell.
 """
 

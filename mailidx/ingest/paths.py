@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mailidx import sources, store
-from mailidx.indexer import match_file
-from mailidx.sources import SourceError
+from mailidx import store
+from mailidx.ingest import sources
+from mailidx.ingest.indexer import match_file
+from mailidx.ingest.sources import SourceError
 
 
 def renamed(

@@ -4,10 +4,8 @@ A source is read as bytes from a given decompressed offset, in chunks that end o
 boundary. Nothing here knows about DuckDB; the indexer decides where to start and what a chunk
 becomes.
 
-Compressed data is decompressed here, a small piece of input at a time, with the formats' own
-streaming decompressors: a file cut short (a crashed logrotate, a partial copy) gives every
-byte ``zcat``, ``bzcat`` or ``xzcat`` would give before the damage, then an error naming how
-far it got. Several members (``cat a.gz b.gz``) are read one after the other, as the tools do.
+Compressed data is decompressed as it is read (:mod:`mailidx.ingest.decompress`): a file cut
+short gives every byte before the damage, then an error naming how far it got.
 
 Streams (``-``, a FIFO, ``/dev/stdin``, ``<(…)``) are read to their end without seeking. The
 rule that keeps one of them from holding up a run: a stream that delivers no data for
@@ -17,7 +15,6 @@ delivered until then counts; the indexer reads streams after the files.
 
 from __future__ import annotations
 
-import bz2
 import glob
 import lzma
 import os
@@ -29,34 +26,19 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from mailidx.errors import SourceError
+from mailidx.ingest.decompress import (
+    READ_BLOCK,
+    Damaged,
+    Decompressed,
+    Truncated,
+    detect_compression,
+    gzip_mtime,
+)
 
 HEAD_BYTES = 1024  # a file is known by its first bytes (see the indexer)
 CHUNK_BYTES = 64 << 20  # one batch: about 500,000 lines
-READ_BLOCK = 1 << 20
-FEED_BYTES = 16 << 10  # compressed bytes given to a decompressor at a time
 STREAM_WAIT = 10.0  # seconds a stream may deliver nothing before it is left
 DEFAULT_GLOBS = ("/var/log/maillog*", "/var/log/mail.log*")
-MAGIC = {
-    b"\x1f\x8b": "gzip",
-    b"BZh": "bzip2",
-    b"\xfd7zXZ\x00": "xz",
-}
-
-
-class Truncated(EOFError):
-    """Compressed data that ends before its end marker, after ``at`` decompressed bytes."""
-
-    def __init__(self, at: int) -> None:
-        super().__init__(f"compressed data ends early after {at:,} bytes")
-        self.at = at
-
-
-class Damaged(ValueError):
-    """Compressed data that cannot be decompressed past ``at`` decompressed bytes."""
-
-    def __init__(self, at: int, reason: str) -> None:
-        super().__init__(reason)
-        self.at = at
 
 
 class Stalled(OSError):
@@ -146,111 +128,6 @@ class Stream:
             self.owned = False
 
 
-def _decompressor(kind: str):
-    if kind == "gzip":
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
-    return bz2.BZ2Decompressor() if kind == "bzip2" else lzma.LZMADecompressor()
-
-
-class Decompressed:
-    """The decompressed bytes of a gzip, bzip2 or xz file or stream.
-
-    Input goes to the decompressor ``FEED_BYTES`` at a time and output comes out at most
-    ``READ_BLOCK`` at a time, so every byte decompressed before damage or a cut is handed out
-    before the error (``Truncated`` or ``Damaged``) is raised. Seeking forward reads on;
-    seeking back starts again from the beginning (a file only).
-    """
-
-    def __init__(self, raw, kind: str) -> None:
-        self.raw, self.kind = raw, kind
-        self.mtime: float | None = None
-        self._restart()
-
-    def _restart(self) -> None:
-        self.unpacker = _decompressor(self.kind)
-        self.input = b""  # compressed bytes not given to the decompressor yet
-        self.buffer = b""  # decompressed, not handed out yet
-        self.pos = 0  # decompressed bytes handed out
-        self.done = False
-
-    def _input(self) -> bytes:
-        data, self.input = self.input, b""
-        return data or self.raw.read(FEED_BYTES)
-
-    def _next_member(self) -> bool:
-        """After one member's end: is another one there (``cat a.gz b.gz``)?"""
-        rest = self.unpacker.unused_data + self.input
-        magic = next(m for m, k in MAGIC.items() if k == self.kind)
-        while len(rest) < len(magic):
-            more = self.raw.read(FEED_BYTES)
-            if not more:
-                break
-            rest += more
-        if not rest.startswith(magic):
-            return False  # the end (trailing zeros or garbage are not log lines)
-        self.unpacker = _decompressor(self.kind)
-        self.input = rest
-        return True
-
-    def _more(self) -> bytes:
-        """The next decompressed bytes; b"" at the end."""
-        at = self.pos + len(self.buffer)
-        while True:
-            unpacker = self.unpacker
-            if unpacker.eof and not self._next_member():
-                return b""
-            unpacker = self.unpacker
-            tail = getattr(unpacker, "unconsumed_tail", b"")
-            if tail or not getattr(unpacker, "needs_input", True):
-                data = tail
-            else:
-                data = self._input()
-                if not data:
-                    out = unpacker.flush() if self.kind == "gzip" else b""
-                    if out:
-                        return out
-                    raise Truncated(at)
-            try:
-                out = unpacker.decompress(data, READ_BLOCK)
-            except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
-                raise Damaged(
-                    at, f"compressed data is damaged after {at:,} bytes ({exc})"
-                ) from None
-            if out:
-                return out
-
-    def read(self, n: int = -1) -> bytes:
-        """Up to n bytes (fewer before the end too, as a raw file gives); b"" at the end."""
-        if not self.buffer and not self.done:
-            self.buffer = self._more()
-            self.done = not self.buffer
-        data = self.buffer if n < 0 or n >= len(self.buffer) else self.buffer[:n]
-        self.buffer = self.buffer[len(data) :]
-        self.pos += len(data)
-        return data
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seekable(self) -> bool:
-        return self.raw.seekable()
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        if offset < self.pos:
-            self.raw.seek(0)
-            self._restart()
-        while self.pos < offset:
-            if not self.read(min(offset - self.pos, READ_BLOCK)):
-                break
-        return self.pos
-
-    def fileno(self) -> int:
-        return self.raw.fileno()
-
-    def close(self) -> None:
-        self.raw.close()
-
-
 def default_paths() -> list[str]:
     found: list[str] = []
     for pattern in DEFAULT_GLOBS:
@@ -267,13 +144,6 @@ def is_stream(path: str) -> bool:
     except OSError:
         return False
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
-
-
-def detect_compression(first_bytes: bytes) -> str | None:
-    for magic, name in MAGIC.items():
-        if first_bytes.startswith(magic):
-            return name
-    return None
 
 
 def looks_binary(sample: bytes) -> bool:
@@ -321,7 +191,7 @@ def open_source(path: str, wait: float = STREAM_WAIT) -> Source:
     stream: BinaryIO = raw
     if compression:
         stream = Decompressed(raw, compression)  # type: ignore[assignment]
-        mtime = _gzip_mtime(first) or mtime if compression == "gzip" else mtime
+        mtime = gzip_mtime(first) or mtime if compression == "gzip" else mtime
     try:
         head = _read_exactly(stream, HEAD_BYTES, path)
         _check_text(path, head + _peek_more(stream, compression))
@@ -361,11 +231,6 @@ def _open_stream(path: str, raw: Stream) -> Source:
         raw.close()
         raise SourceError(f"{path}: {'; '.join(describe_read_error(exc))}") from None
     return Source(path, compression, None, stream, head, final=True, is_stream=True)  # type: ignore[arg-type]
-
-
-def _gzip_mtime(header: bytes) -> float | None:
-    """The modification time a gzip header records (0: none)."""
-    return float(int.from_bytes(header[4:8], "little")) or None if len(header) >= 8 else None
 
 
 def _peek_more(stream: BinaryIO, compression: str | None) -> bytes:

@@ -1,0 +1,292 @@
+"""Incremental indexing (``build``): match each source to what the index knows, cut its new
+lines into batches, append them.
+
+A file is known by its first bytes, not its name, so ``maillog`` → ``maillog.1`` →
+``maillog.2.gz`` stays one file and a copytruncated ``maillog`` becomes a new one
+(:class:`KnownFiles`). Its new lines are read in chunks (:mod:`mailidx.ingest.sources`), dated
+(:mod:`mailidx.ingest.years`) and gathered into batches of several files
+(:class:`Batcher`). Each batch of lines, its events and the files' new offsets commit in one
+transaction (:mod:`mailidx.ingest.write`): a build killed at any moment leaves the index as it
+was after some whole batch, and the next build goes on from there.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from mailidx import store
+from mailidx.errors import Interrupted
+from mailidx.ingest import sources
+from mailidx.ingest.batch import ARROW_BATCH_ROWS, to_batch
+from mailidx.ingest.sources import Source, SourceError
+from mailidx.ingest.write import PHASES, append_batch, refresh_caches, timed
+from mailidx.ingest.years import first_year, future_mtime
+
+
+@dataclass
+class BuildReport:
+    files: int = 0
+    lines: int = 0
+    events: int = 0
+    unparsed: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def lines_per_second(self) -> float:
+        return self.lines / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class Options:
+    tz: str
+    year: int | None = None
+    chunk_bytes: int = sources.CHUNK_BYTES
+    stream_wait: float = sources.STREAM_WAIT  # see sources: the rule for streams
+    stopped: Callable[[], bool] = lambda: False  # Ctrl-C: stop before the next batch
+
+
+MEMORY_PER_BATCH = 4  # DuckDB may use this many times the batch …
+MIN_MEMORY_MB = 256  # … and at least this
+CHECKPOINT_AFTER = "4GB"  # of write-ahead log
+# Queue IDs waiting for refresh_caches past which a build refreshes before its end: bounds
+# the refresh's memory on a big input.
+REFRESH_AFTER_PENDING = 500_000
+Progress = Callable[[int], None]  # called with the number of bytes just indexed
+
+
+def match_file(known: list[store.FileState], head: bytes) -> store.FileState | None:
+    """The known file this head belongs to: one starts with the other (longest match wins)."""
+    matches = [s for s in known if head.startswith(s.head) or s.head.startswith(head)]
+    return max(matches, key=lambda s: len(s.head), default=None)
+
+
+PREFIX = 64  # heads at least this long are looked up by their first bytes
+
+
+class KnownFiles:
+    """The files an index knows, looked up by head in about constant time (a build of
+    10,000 files would otherwise compare every head with every other). Wraps the caller's
+    list: a file added here is added there too."""
+
+    def __init__(self, con, known: list[store.FileState]) -> None:
+        self.files = known
+        self.by_prefix: dict[bytes, list[store.FileState]] = {}
+        self.short: list[store.FileState] = []
+        for state in known:
+            self._index(state)
+        self.next_id = max(store.next_file_id(con), max((s.file_id for s in known), default=0) + 1)
+
+    def _index(self, state: store.FileState) -> None:
+        if len(state.head) >= PREFIX:
+            self.by_prefix.setdefault(state.head[:PREFIX], []).append(state)
+        else:
+            self.short.append(state)
+
+    def match(self, head: bytes) -> store.FileState | None:
+        candidates = self.short + self.by_prefix.get(head[:PREFIX], [])
+        if len(head) < PREFIX:
+            candidates = self.files
+        return match_file(candidates, head)
+
+    def new(self, path: str, head: bytes) -> store.FileState:
+        state = store.FileState(self.next_id, path, head, 0, 0, None, None, is_new=True)
+        self.next_id += 1
+        self.files.append(state)
+        self._index(state)
+        return state
+
+    def grew(self, state: store.FileState, head: bytes) -> None:
+        """A known file's longer head (it was shorter than HEAD_BYTES when first seen)."""
+        if len(head) >= PREFIX > len(state.head):
+            self.short.remove(state)
+            state.head = head
+            self._index(state)
+        else:
+            state.head = head
+
+
+def parse_lines(lines: list[str], *, year: int = 2026, tz: str = "UTC") -> list[dict]:
+    """Index ``lines`` into a throw-away in-memory index and return one dict per line: its
+    log_lines columns and, for events, every events column. The indexer's own path, with no
+    file: this is how the tests (and the curious) call the parser."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    store.migrate(con, ":memory:")
+    con.execute("SET TimeZone = ?", [tz])
+    state = store.FileState(1, "-", b"", 0, 0, year, None, is_new=True)
+    data = "".join(line + "\n" for line in lines).encode()
+    batcher = Batcher(con, Options(tz=tz, year=year), BuildReport())
+    batcher.add(state, data, 0)
+    batcher.flush()
+    refresh_caches(con)
+    rows = con.execute(
+        "SELECT l.*, e.* EXCLUDE (file_id, line_number, ts, host, pid, queue_id, kind) "
+        "FROM log_lines l LEFT JOIN events e USING (line_number) ORDER BY line_number"
+    )
+    names = [d[0] for d in rows.description]
+    out = [dict(zip(names, row)) for row in rows.fetchall()]
+    con.close()
+    return out
+
+
+class Batcher:
+    """Gathers the new lines of one or more files into batches of about ``chunk_bytes``: a
+    batch of many small files costs one transaction, not one per file."""
+
+    def __init__(self, con, options: Options, report: BuildReport, refresh: bool = False) -> None:
+        self.con = con
+        self.options = options
+        self.report = report
+        self.refresh = refresh  # each batch refreshes the stored views in its transaction
+        self.tables: list[pa.Table] = []
+        self.states: dict[int, store.FileState] = {}
+        self.size = 0
+
+    def add(self, state: store.FileState, chunk: bytes, start: int) -> None:
+        with timed("reading + cutting"):
+            table = to_batch(chunk, start, state.lines_done + 1, state)
+            table = table.add_column(0, "file_id", pa.repeat(state.file_id, table.num_rows))
+        state.bytes_done = start + len(chunk)
+        state.lines_done += table.num_rows
+        self.tables.append(table)
+        self.states[state.file_id] = state
+        self.size += len(chunk)
+        if self.size >= self.options.chunk_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.states:
+            return
+        batch = self.tables[0]
+        if len(self.tables) > 1:  # record batches of a size DuckDB's threads can share
+            batch = pa.concat_tables(self.tables).combine_chunks()
+            batch = pa.Table.from_batches(batch.to_batches(max_chunksize=ARROW_BATCH_ROWS))
+        states = list(self.states.values())
+        self.tables, self.states, self.size = [], {}, 0
+        n_events, n_unparsed = append_batch(self.con, batch, states, refresh=self.refresh)
+        self.report.lines += batch.num_rows
+        self.report.events += n_events
+        self.report.unparsed += n_unparsed
+        if self.refresh:
+            return
+        pending = self.con.execute("SELECT count(*) FROM pending_messages").fetchall()[0][0]
+        if pending > REFRESH_AFTER_PENDING:
+            refresh_caches(self.con)  # keeps the refresh's memory bounded on a big input
+
+
+def index_source(
+    con,
+    source: Source,
+    known: list[store.FileState] | KnownFiles,
+    options: Options,
+    report: BuildReport,
+    progress: Progress | None = None,
+    batcher: Batcher | None = None,
+) -> None:
+    """Append what is new in one source. With a ``batcher``, its last lines may wait in it for
+    the next file's (the caller flushes it); without, they are committed before returning.
+    Either way the stored per-message views wait for :func:`refresh_caches`."""
+    if not source.head:
+        return  # an empty file: nothing to know it by yet
+    own = batcher is None
+    batcher = batcher or Batcher(con, options, report)
+    files = known if isinstance(known, KnownFiles) else KnownFiles(con, known)
+    state = files.match(source.head)
+    if state is None:
+        state = files.new(source.path, source.head)
+    state.path = source.path
+    if len(source.head) > len(state.head):
+        files.grew(state, source.head)
+    try:
+        for start, chunk in sources.chunks(source, state.bytes_done, options.chunk_bytes):
+            if options.stopped():
+                raise Interrupted("interrupted")
+            if state.last_year is None:
+                state.last_year = first_year(source.mtime, chunk, options.year)
+                warning = future_mtime(source.path, source.mtime, options.year)
+                if warning:
+                    report.warnings.append(warning)
+            batcher.add(state, chunk, start)
+            if progress:
+                progress(len(chunk))
+    except sources.ReadFailed as exc:
+        if own:  # the lines read before the failure are indexed
+            batcher.flush()
+        raise SourceError(
+            f"{source.path}: {exc.cause}; its first {state.lines_done:,} lines "
+            f"({state.bytes_done:,} bytes) are indexed, {exc.advice}"
+        ) from None
+    except SourceError:
+        if own:
+            batcher.flush()
+        raise
+    if own:
+        batcher.flush()
+
+
+def order_by_age(paths: Iterable[str]) -> list[str]:
+    """Oldest first, so lines land roughly in time order; streams (stdin, FIFOs) last."""
+
+    def age(path: str) -> float:
+        try:
+            return os.stat(path).st_mtime
+        except OSError:
+            return float("inf")
+
+    return sorted(paths, key=lambda p: (sources.is_stream(p), age(p)))
+
+
+def build(
+    con,
+    paths: list[str],
+    options: Options,
+    progress: Progress | None = None,
+    report: BuildReport | None = None,
+) -> BuildReport:
+    """Index every path; a path that cannot be read is reported and the others still run.
+
+    ``report`` (the caller's, so that it knows what was committed when the build fails or is
+    interrupted) counts the lines committed. Streams come after the files."""
+    report = report if report is not None else BuildReport()
+    started = time.monotonic()
+    # DuckDB's buffer pool keeps every block it wrote while memory allows: a cap makes the
+    # build's memory follow the batch size instead of the index size
+    cap_mb = max(MIN_MEMORY_MB, MEMORY_PER_BATCH * options.chunk_bytes >> 20)
+    con.execute(f"SET memory_limit = '{cap_mb}MB'")
+    # one checkpoint at the end instead of one every few batches: each rewrites metadata of
+    # the whole index, which costs more than the batch once the index is big (a build killed
+    # before it leaves its batches in the write-ahead log, replayed on the next open)
+    con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_AFTER}'")
+    PHASES.clear()
+    refresh_caches(con)  # what a build killed before its end left pending
+    known = KnownFiles(con, store.known_files(con))
+    batcher = Batcher(con, options, report)
+    for path in order_by_age(paths):
+        if options.stopped():
+            raise Interrupted("interrupted")
+        try:
+            source = sources.open_source(path, options.stream_wait)
+        except SourceError as exc:
+            report.errors.append(str(exc))
+            continue
+        try:
+            index_source(con, source, known, options, report, progress, batcher)
+            report.files += 1
+        except SourceError as exc:
+            report.errors.append(str(exc))
+        finally:
+            source.close()
+    batcher.flush()
+    refresh_caches(con)
+    with timed("checkpoint"):
+        con.execute("CHECKPOINT")
+    report.seconds = time.monotonic() - started
+    return report

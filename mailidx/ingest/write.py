@@ -1,0 +1,333 @@
+"""The index's writes for the indexer: appending a batch, refreshing the stored per-message
+rows, and saving each file's checkpoint.
+
+A batch's lines, its events, its queue IDs pending a refresh and the files' new offsets
+commit in one transaction (:func:`append_batch`). The stored per-message views (the
+``*_cache`` tables) are brought up to date for the pending queue IDs by
+:func:`refresh_caches`, set-based, with the views' own SQL. :data:`PHASES` adds up the time
+each step takes, for the benchmark.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Callable
+
+import duckdb
+import pyarrow as pa
+
+from mailidx import store
+from mailidx.parse.classify import kind_list_sql
+from mailidx.parse.events import EVENT_COMMON, compiled_events
+from mailidx.parse.header import compiled_header
+
+PHASES: dict[str, list[float]] = {}  # [wall, CPU] seconds per phase of a build, for bench/
+
+
+class timed:
+    """Add the wall and CPU seconds (all threads) of a block to PHASES[name]."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter(), time.process_time()
+
+    def __exit__(self, *exc) -> None:
+        wall, cpu = self.started
+        spent = PHASES.setdefault(self.name, [0.0, 0.0])
+        spent[0] += time.perf_counter() - wall
+        spent[1] += time.process_time() - cpu
+
+
+def append_batch(
+    con,
+    batch: pa.Table,
+    states: list[store.FileState],
+    also: Callable[[object], None] | None = None,
+    refresh: bool = False,
+) -> tuple[int, int]:
+    """Parse and store one batch (lines of one or more files, ``file_id`` a column) and move
+    the files' checkpoints, all in one transaction. The states carry their new bytes_done and
+    lines_done already. The batch's queue IDs are noted in pending_messages for
+    :func:`refresh_caches`; the per-line stored view (rejects) gets the batch's rows.
+    ``also(con)`` writes more of the source's position in the same transaction (the journal's
+    cursor); ``refresh`` brings the stored per-message views up to date in it too (watch: one
+    commit per batch, so its lines are queryable as soon as they are committed).
+
+    Returns (events, unparsed) of the batch.
+    """
+    # chosen before the transaction: a view that fails to bind would abort it
+    columns = _refresh_columns(con) if refresh else MESSAGE_EVENT_COLUMNS
+    con.register("batch", batch)
+    try:
+        with store.transaction(con, lambda: timed("commit")):
+            with timed("header + rule match"):
+                con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {compiled_header()}")
+            with timed("lines"):
+                con.execute(
+                    f"""INSERT INTO lines SELECT file_id, "offset", line_number, ts, host, program,
+                        pid, queue_id,
+                        CASE WHEN rule >= 0 THEN {kind_list_sql()}[rule + 1]
+                             ELSE fallback_kind END,
+                        raw, raw_bytes FROM parsed"""
+                )
+            _insert_events(con, batch.num_rows >= MEMOISE_FROM_ROWS)
+            with timed("pending + file checkpoints"):
+                con.execute(
+                    "INSERT INTO pending_messages SELECT DISTINCT host, queue_id FROM parsed "
+                    "WHERE queue_id IS NOT NULL"
+                )
+                n_events, n_unparsed = con.execute(
+                    "SELECT count(*) FILTER (WHERE rule >= 0), count(*) FILTER (WHERE rule = -1) "
+                    "FROM parsed"
+                ).fetchall()[0]
+                save_states(con, states)
+                if also is not None:
+                    also(con)
+                con.execute("DROP TABLE parsed")
+            if refresh:
+                _drop_event_shadows(con)
+                _refresh_in_transaction(con, columns)
+    finally:
+        con.unregister("batch")
+        for table in store.event_tables(con):
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+    return n_events, n_unparsed
+
+
+MEMOISE_FROM_ROWS = 20_000  # lines of a batch (or events of a refresh) worth a category memo
+
+
+def _insert_events(con, big: bool = True) -> None:
+    """The batch's events: each ev_* table's rows go to a temp table of the same name first,
+    which shadows the stored one for this connection, so the per-line stored views
+    (rejects_live reads the events view) see just this batch's events; then both are appended."""
+    stored = _stored(con)
+    tables = store.event_tables(con)
+    for table, columns in tables.items():
+        fields = tuple(c for c in columns if c not in EVENT_COMMON)
+        sql = compiled_events(table, fields)
+        with timed("typed events: extraction"):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
+        with timed("typed events: insert"):
+            con.execute(f"INSERT INTO {stored}.{table} SELECT * FROM temp.main.{table}")
+    with timed("per-line views (rejects)"):
+        if big:  # a small batch (watch) works its few categories out directly
+            _memoise_categories(con, stored, "SELECT dsn, reason FROM events")
+        for name in store.LINE_CACHES:
+            con.execute(f"INSERT INTO {stored}.{name}_cache SELECT * FROM {name}_live")
+        _forget_categories(con)
+
+
+def _forget_categories(con) -> None:
+    con.execute("DROP MACRO IF EXISTS temp.main.reason_category")
+    con.execute("DROP TABLE IF EXISTS temp.main.category_memo")
+
+
+def _stored(con) -> str:
+    """The index's main schema by its full name: a bare main.x would find temp.main.x first."""
+    db = con.execute("SELECT current_database()").fetchall()[0][0]
+    return '"' + db.replace('"', '""') + '".main'
+
+
+# The tables message_events reads (sql/views/30_message_events.sql): the events with a queue ID.
+MESSAGE_EVENT_TABLES = ("ev_delivery", "ev_message", "ev_reject", "ev_other")
+
+
+# The columns of message_events the *_live views read: the refresh materialises just these
+# (a narrower table sorts and spills less: 5.7 instead of 7.7 CPU-s at 2 M lines). A view that
+# reads another column makes the narrow refresh fail to bind, and the refresh runs again
+# with every column.
+MESSAGE_EVENT_COLUMNS = (
+    "file_id, line_number, ts, host, queue_id, kind, daemon, instance, message_key, "
+    "message_sender, message_message_id, message_expired, message_deleted, message_discarded, "
+    "message_held, client_host, client_ip, sasl_username, orig_queue_id, message_id, sender, "
+    "size, nrcpt, recipient, orig_recipient, relay, relay_host, relay_ip, relay_port, delay, "
+    "delay_before_qmgr, delay_in_qmgr, delay_conn, delay_xmit, dsn, status, response, "
+    "next_queue_id, tls, stage, reason, action"
+)
+
+
+def refresh_caches(con) -> None:
+    """Bring the stored per-message views up to date, in a transaction of its own (see
+    :func:`_refresh_in_transaction`); nothing to do when no queue ID is pending."""
+    if not con.execute("SELECT 1 FROM pending_messages LIMIT 1").fetchall():
+        return
+    columns = _refresh_columns(con)
+    with store.transaction(con, lambda: timed("commit")):
+        _refresh_in_transaction(con, columns)
+
+
+def _refresh_columns(con) -> str:
+    """MESSAGE_EVENT_COLUMNS when every ``*_live`` view binds over a message_events of just
+    those columns, else every column. Checked before the refresh's transaction (a binder
+    error inside a DuckDB transaction aborts it): DESCRIBE binds the views without running
+    them."""
+    stored = _stored(con)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE message_events AS "
+        f"SELECT {MESSAGE_EVENT_COLUMNS} FROM {stored}.message_events LIMIT 0"
+    )
+    try:
+        for name in store.MESSAGE_CACHES:
+            con.execute(f"DESCRIBE SELECT * FROM {stored}.{name}_live").fetchall()
+        return MESSAGE_EVENT_COLUMNS
+    except duckdb.BinderException:
+        return "*"
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp.main.message_events")
+
+
+def _drop_event_shadows(con) -> None:
+    """The batch's temp ev_* tables (see :func:`_insert_events`), before the refresh reads
+    the stored ones."""
+    for table in store.event_tables(con):
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+
+
+def _refresh_in_transaction(con, columns: str) -> None:
+    """Bring the stored per-message views (the ``*_cache`` tables) up to date for the queue IDs
+    in pending_messages, set-based, in the caller's transaction, and empty pending_messages.
+
+    Temp tables named like the event tables, holding every event of those (host, queue_id)s,
+    shadow the stored ones for this connection while the ``*_live`` views are read, so the
+    views' own SQL computes just the rows that replace the old ones. Each view read is kept in
+    a temp table of its own name too, so the views built on it (messages_live on
+    message_facts_live, …) read it instead of working it out again. ``reason_category`` is
+    worked out once per distinct (dsn, text) pair of those events, not once per row.
+    """
+    stored = _stored(con)
+    if not con.execute(f"SELECT 1 FROM {stored}.pending_messages LIMIT 1").fetchall():
+        return
+    same = "e.host IS NOT DISTINCT FROM t.host AND e.queue_id = t.queue_id"
+    try:
+        # nothing stored yet (a first build): every queue ID with events is pending, so the
+        # views read the stored events as they are
+        first = not con.execute(f"SELECT 1 FROM {stored}.message_facts_cache LIMIT 1").fetchall()
+        with timed("per-message views: events"):
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE touched AS "
+                f"SELECT DISTINCT host, queue_id FROM {stored}.pending_messages"
+            )
+            for table in () if first else MESSAGE_EVENT_TABLES:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT e.* FROM {stored}.{table} "
+                    f"AS e SEMI JOIN touched AS t ON {same}"
+                )
+        with timed("per-message views: message_events"):
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE message_events AS "
+                f"SELECT {columns} FROM {stored}.message_events"
+            )
+        big = con.execute("SELECT count(*) FROM message_events").fetchall()[0][0]
+        with timed("per-message views: categories"):
+            if big >= MEMOISE_FROM_ROWS:  # a few events (watch): worked out directly
+                _memoise_categories(
+                    con,
+                    stored,
+                    "SELECT dsn, response FROM temp.main.message_events "
+                    "UNION ALL SELECT dsn, reason FROM temp.main.message_events",
+                )
+        for name in store.MESSAGE_CACHES:
+            with timed(f"per-message views: {name}"):
+                view = f"{name}_live"
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM {stored}.{view}")
+                if not first:
+                    con.execute(
+                        f"DELETE FROM {stored}.{name}_cache AS e USING touched AS t WHERE {same}"
+                    )
+                # in time order, as the tables were created: time bounds skip row groups
+                con.execute(
+                    f"INSERT INTO {stored}.{name}_cache SELECT * FROM temp.main.{view} "
+                    f"ORDER BY {store.CACHE_ORDER[name]}"
+                )
+        con.execute(f"DELETE FROM {stored}.pending_messages")
+    finally:
+        shadows = (*MESSAGE_EVENT_TABLES, "message_events", "touched")
+        for table in (*shadows, *(f"{name}_live" for name in store.MESSAGE_CACHES)):
+            with contextlib.suppress(duckdb.Error):  # (an aborted transaction drops nothing)
+                con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+        with contextlib.suppress(duckdb.Error):
+            _forget_categories(con)
+
+
+def _memoise_categories(con, stored: str, pairs: str) -> None:
+    """A temp ``reason_category`` macro that looks the category up in a table of the distinct
+    (dsn, text) ``pairs`` (a query), each worked out once by the real macro; it shadows the
+    stored macro for this connection while the views are read."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE category_memo AS
+        SELECT d AS dsn, t AS text, {stored}.reason_category(d, t) AS category
+        FROM (SELECT DISTINCT * FROM ({pairs}) AS p(d, t))"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP MACRO reason_category(d, t) AS (
+            SELECT any_value(m.category) FROM temp.main.category_memo AS m
+            WHERE m.dsn IS NOT DISTINCT FROM d AND m.text IS NOT DISTINCT FROM t)"""
+    )
+
+
+def save_states(con, states: list[store.FileState]) -> None:
+    """Write the files' checkpoints: one statement for the new files, one for the known."""
+    now = dt.datetime.now(dt.timezone.utc)
+    for new in (True, False):
+        chosen = [s for s in states if s.is_new == new]
+        if not chosen:
+            continue
+        table = pa.table(
+            {
+                "file_id": pa.array([s.file_id for s in chosen], pa.int32()),
+                "path": pa.array([s.path for s in chosen], pa.string()),
+                "head": pa.array([s.head for s in chosen], pa.binary()),
+                "bytes_done": pa.array([s.bytes_done for s in chosen], pa.int64()),
+                "lines_done": pa.array([s.lines_done for s in chosen], pa.int64()),
+                "last_year": pa.array([s.last_year for s in chosen], pa.int32()),
+                "last_month": pa.array([s.last_month for s in chosen], pa.int32()),
+            }
+        )
+        con.register("file_states", table)
+        try:
+            if new:
+                con.execute(
+                    "INSERT INTO files SELECT file_id, path, path, head, octet_length(head),"
+                    " bytes_done, lines_done, last_year, last_month, $now, $now"
+                    " FROM file_states",
+                    {"now": now},
+                )
+            else:
+                con.execute(
+                    "UPDATE files SET path = n.path, head = n.head,"
+                    " head_len = octet_length(n.head), bytes_done = n.bytes_done,"
+                    " lines_done = n.lines_done, last_year = n.last_year,"
+                    " last_month = n.last_month, last_indexed = $now"
+                    " FROM file_states AS n WHERE files.file_id = n.file_id",
+                    {"now": now},
+                )
+        finally:
+            con.unregister("file_states")
+    for state in states:
+        state.is_new = False
+
+
+def append_lines(
+    con,
+    state: store.FileState,
+    batch: pa.Table,
+    end_offset: int,
+    also: Callable[[object], None] | None = None,
+    refresh: bool = False,
+) -> tuple[int, int]:
+    """:func:`append_batch` for the lines of one source (a
+    :func:`mailidx.ingest.batch.to_batch` table) ending at ``end_offset``; the state moves on
+    only when they are committed."""
+    batch = batch.add_column(0, "file_id", pa.repeat(state.file_id, batch.num_rows))
+    before = state.bytes_done, state.lines_done
+    state.bytes_done, state.lines_done = end_offset, state.lines_done + batch.num_rows
+    try:
+        return append_batch(con, batch, [state], also=also, refresh=refresh)
+    except BaseException:
+        state.bytes_done, state.lines_done = before
+        raise
