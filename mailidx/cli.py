@@ -379,7 +379,9 @@ def watch(
 
     from mailidx import journal as journals
     from mailidx import sources
-    from mailidx import watch as watching
+    from mailidx.watch import follow
+    from mailidx.watch import watcher as watching
+    from mailidx.watch.batch import WatchError
 
     zone = tz or local_zone()
     source, start = pick_journal(journal, journal_file, journal_dir, since, zone)
@@ -395,8 +397,8 @@ def watch(
         if source is not None:
             watcher = journals.Follower(path, source, options, line.notice, line.show, start)
         else:
-            watching.check_paths(patterns)
-            if not wait and not watching.expand(patterns):
+            follow.check_paths(patterns)
+            if not wait and not follow.expand(patterns):
                 where = (
                     "in /var/log (maillog*, mail.log*)" if not paths else "at " + ", ".join(paths)
                 )
@@ -407,7 +409,7 @@ def watch(
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: watcher.stop())
         status = watcher.run()
-    except (watching.WatchError, IndexError_, journals.JournalError) as exc:
+    except (WatchError, IndexError_, journals.JournalError) as exc:
         line.clear()
         fail(exc)
     line.clear()

@@ -528,7 +528,7 @@ class Follower:
         show: Callable[[object], None] | None = None,
         since: str | None = None,
     ) -> None:
-        from mailidx import watch
+        from mailidx.watch import batch as watch
 
         self.watch = watch
         self.db = db
