@@ -378,9 +378,12 @@ def watch(
     get in between batches."""
     import signal
 
-    from mailidx import watch as watching
-    from mailidx.ingest import journal_follow, sources
     from mailidx.ingest import journalctl as journals
+    from mailidx.ingest import sources
+    from mailidx.watch import follow
+    from mailidx.watch import journal as journal_follow
+    from mailidx.watch import watcher as watching
+    from mailidx.watch.batch import WatchError
 
     zone = tz or local_zone()
     source, start = pick_journal(journal, journal_file, journal_dir, since, zone)
@@ -396,8 +399,8 @@ def watch(
         if source is not None:
             watcher = journal_follow.Follower(path, source, options, line.notice, line.show, start)
         else:
-            watching.check_paths(patterns)
-            if not wait and not watching.expand(patterns):
+            follow.check_paths(patterns)
+            if not wait and not follow.expand(patterns):
                 where = (
                     "in /var/log (maillog*, mail.log*)" if not paths else "at " + ", ".join(paths)
                 )
@@ -408,7 +411,7 @@ def watch(
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: watcher.stop())
         status = watcher.run()
-    except (watching.WatchError, IndexError_, journals.JournalError) as exc:
+    except (WatchError, IndexError_, journals.JournalError) as exc:
         line.clear()
         fail(exc)
     line.clear()

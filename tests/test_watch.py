@@ -539,7 +539,7 @@ def test_each_watch_batch_is_one_commit_that_carries_its_stored_rows(mailidx, tm
     transaction (one commit per batch, not the batch and then the refresh)."""
     import threading
 
-    from mailidx import watch as watching
+    from mailidx.watch import watcher as watching
     from tests.test_stored_views import STORED, differences, sample_lines
 
     lines = sample_lines()[:300]

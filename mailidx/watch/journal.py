@@ -1,7 +1,8 @@
 """``watch --journal``: following the journal and indexing its Postfix entries as they come.
 
-Belongs with the watcher (mailidx/watch/); it reads through :mod:`mailidx.ingest.journalctl`
-and commits through :func:`mailidx.ingest.journal.commit`.
+It reads through :mod:`mailidx.ingest.journalctl`, commits through
+:func:`mailidx.ingest.journal.commit` and shares the batch's index handling with the file watcher
+(:mod:`mailidx.watch.batch`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from mailidx.ingest.journal import JournalReport, Stream, commit, load_stream, s
 from mailidx.ingest.journal_entry import Entry
 from mailidx.ingest.journalctl import Journal, machine_id, open_reader
 from mailidx.ingest.write import refresh_caches
+from mailidx.watch import batch
 
 MAX_RESTART_WAIT = 30.0  # watch: journalctl ending again and again is started at most this often
 LINGER = 0.05  # watch: a batch waits this long for more entries once one came
@@ -39,16 +41,14 @@ class Follower:
         show: Callable[[object], None] | None = None,
         since: str | None = None,
     ) -> None:
-        from mailidx import watch
-
-        self.watch = watch
+        self.watch = batch
         self.db = db
         self.journal = journal
         self.options = options
         self.notify = notify
         self.show = show or (lambda status: None)
         self.since = since
-        self.status = watch.Status(files=1)
+        self.status = batch.Status(files=1)
         self.stopping = threading.Event()
         self.report = JournalReport()
         self.pending: list[Entry] = []
