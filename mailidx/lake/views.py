@@ -7,7 +7,7 @@ One source of truth, generated with sqlglot:
 * ``flows`` and ``message_flows`` are the index's own definitions (sql/views/80_flows.sql),
   transpiled from DuckDB's dialect, so links between hosts are resolved over the whole lake.
 
-The few places where a dialect needs something else are the overrides in sql/lake/README.md
+The few places where a dialect needs something else are the overrides in docs/lake.md
 (and below, each with its reason): the Parquet reader per engine, ``message_facts`` read as
 ``messages`` (the lake keeps the same four columns there), ``epoch()`` as microseconds,
 ``AS MATERIALIZED`` dropped, and the per-engine settings sql/lake/<dialect>-settings.sql.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
-from mailidx import export
+from mailidx.lake import export
 from mailidx.store import sql_dir
 
 DIALECTS = ("duckdb", "spark", "clickhouse")
@@ -209,7 +209,7 @@ EPOCH_MICROS = {
 
 
 def _portable(node: exp.Expression, dialect: str) -> exp.Expression:
-    """The overrides every engine gets (documented in sql/lake/README.md)."""
+    """The overrides every engine gets (documented in docs/lake.md)."""
     if isinstance(node, exp.Table) and node.name == "message_facts":
         # the lake does not export message_facts; messages has its key columns
         return exp.Table(this=exp.to_identifier("messages"), alias=node.args.get("alias"))
