@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
-from mailidx.lake import export
+from mailidx.lake import export, partitions
 from mailidx.store import sql_dir
 
 DIALECTS = ("duckdb", "spark", "clickhouse")
@@ -72,7 +72,7 @@ def write_scripts(lake: str) -> None:
     import os
     from pathlib import Path
 
-    if export.is_remote(lake):
+    if partitions.is_remote(lake):
         return  # `mailidx export URL --views ENGINE` prints them
     folder = Path(lake) / "_views"
     folder.mkdir(exist_ok=True)
@@ -101,7 +101,7 @@ def connect(lake: str):
 def _absolute(path: str) -> str:
     import os
 
-    return path if export.is_remote(path) else os.path.abspath(path)
+    return path if partitions.is_remote(path) else os.path.abspath(path)
 
 
 def _settings(dialect: str) -> list[str]:
@@ -129,7 +129,7 @@ def _reader(table: str, location: str, dialect: str) -> exp.Expression:
         path = exp.to_identifier(folder, quoted=True)
         return exp.Table(this=path, db=exp.to_identifier("parquet"))
     # ClickHouse: file() for a local folder, s3() for an object store URL
-    function = "s3" if export.is_remote(location) else "file"
+    function = "s3" if partitions.is_remote(location) else "file"
     return exp.Anonymous(
         this=function, expressions=[exp.Literal.string(files), exp.Literal.string("Parquet")]
     )
@@ -146,7 +146,7 @@ def _table_view(table: str, cols: list[list[str]], location: str, dialect: str) 
         if name == "host":  # from the path: a string, NULL where Hive writes its NULL name
             column = exp.Nullif(
                 this=exp.cast(column, "VARCHAR"),
-                expression=exp.Literal.string(export.NULL_PARTITION),
+                expression=exp.Literal.string(partitions.NULL_PARTITION),
             )
             column = exp.alias_(column, "host", quoted=True)
         projection.append(column)
