@@ -42,7 +42,8 @@ MANIFESTS = "_manifest"
 FORMAT_VERSION = 1
 
 # table → what files a row under a day: a column of its own, or MESSAGE (the day its message
-# instance was last seen). The columns themselves come from the catalog.
+# instance was last seen). The columns themselves come from the catalog; tests/test_view_lists.py
+# checks each table and column against it.
 MESSAGE = None
 TABLES: dict[str, str | None] = {
     "log_lines": "ts",
