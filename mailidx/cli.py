@@ -98,7 +98,7 @@ def pick_journal(
     journal: bool, files: list[str] | None, directory: str | None, since: str | None, zone: str
 ):
     """The journal to read (None: no journal option given) and --since as journalctl takes it."""
-    from mailidx import queries
+    from mailidx.answers import queries
     from mailidx.ingest import journalctl as journals
 
     if files and directory:
@@ -565,8 +565,8 @@ def _open_for_sql(path: str, write: bool, lake: str | None):
     from mailidx import store
 
     if lake is not None:  # sqlglot only here: `mailidx sql` on the index starts without it
-        from mailidx import export
-        from mailidx import lake as lakes
+        from mailidx.lake import export
+        from mailidx.lake import views as lakes
 
         try:
             return lakes.connect(lake)
@@ -627,7 +627,8 @@ def query(
     fmt: str | None = FormatOption,
 ) -> None:
     """Canned queries: bounced, deferred, rejected, top-domains, reasons, …"""
-    from mailidx import queries, store
+    from mailidx import store
+    from mailidx.answers import queries
 
     if by is not None and by not in queries.BY:
         raise typer.BadParameter(f"choose one of {', '.join(queries.BY)}", param_hint="--by")
@@ -689,8 +690,9 @@ def trace(
     """The whole story of every message matching TERM, across all its queue IDs."""
     import json
 
-    from mailidx import queries, store
-    from mailidx import trace as tracing
+    from mailidx import store
+    from mailidx.answers import queries
+    from mailidx.answers import trace as tracing
 
     try:
         zone = tz or local_zone()
@@ -732,8 +734,9 @@ def summary(
     """A pflogsumm-class report: totals, traffic per day and hour, top lists, problems."""
     import json
 
-    from mailidx import queries, store
-    from mailidx import summary as summarise
+    from mailidx import store
+    from mailidx.answers import queries
+    from mailidx.answers import summary as summarise
 
     if fmt not in (None, "table", "json", "csv", "jsonl"):
         raise typer.BadParameter("choose table, json, csv or jsonl", param_hint="--format")
@@ -777,10 +780,10 @@ def report(
     import io
     import threading
 
-    from mailidx import queries, store
-    from mailidx import summary as summarise
-    from mailidx.answers import mail, page
+    from mailidx import store
+    from mailidx.answers import mail, page, queries
     from mailidx.answers import report as reporting
+    from mailidx.answers import summary as summarise
 
     if not html and not mail_to:
         raise typer.BadParameter(
@@ -826,7 +829,7 @@ def schema(
     fmt: str | None = typer.Option(None, "--format", help="table, csv, json, jsonl or markdown"),
 ) -> None:
     """The views and tables to query, with a line on every column."""
-    from mailidx import schema as schema_mod
+    from mailidx.answers import schema as schema_mod
 
     markdown = fmt == "markdown"
     fmt = "table" if markdown else pick_format(fmt)
@@ -871,7 +874,7 @@ def _utc_day(text: str, zone: str, *, end: bool = False) -> str:
     first day that starts at or after it (so [since, until) covers every day it touches)."""
     import datetime as dt
 
-    from mailidx import queries
+    from mailidx.answers import queries
 
     when = queries.parse_when(text, zone).astimezone(dt.timezone.utc)
     day = when.date()
@@ -898,8 +901,10 @@ def export_lake(
     db: str | None = DbOption,
 ) -> None:
     """Write the index as Hive-partitioned Parquet (DIR/TABLE/host=H/day=D/), only what changed."""
-    from mailidx import export, queries, store
-    from mailidx import lake as lakes
+    from mailidx import store
+    from mailidx.answers import queries
+    from mailidx.lake import export
+    from mailidx.lake import views as lakes
 
     if views is not None:
         try:
@@ -945,9 +950,10 @@ def prune(
     db: str | None = DbOption,
 ) -> None:
     """Remove old days from the index (UTC days) and shrink the file."""
-    from mailidx import export, queries
-    from mailidx import lake as lakes
-    from mailidx import prune as pruning
+    from mailidx.answers import queries
+    from mailidx.lake import export
+    from mailidx.lake import retention as pruning
+    from mailidx.lake import views as lakes
 
     zone = tz or local_zone()
     try:
@@ -1010,7 +1016,7 @@ def main() -> None:
 
 def _when(text: str | None, zone: str, option: str):
     """--since/--until as an instant; a bad one is bad usage that names the option."""
-    from mailidx import queries
+    from mailidx.answers import queries
 
     if text is None:
         return None

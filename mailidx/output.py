@@ -250,7 +250,7 @@ def render_stories(stories, out: TextIO | None = None, with_lines: bool = True) 
 
 
 def _outcome(end: dict) -> str:
-    from mailidx.trace import outcome_phrase, who
+    from mailidx.answers.story import outcome_phrase, who
 
     return f"{who(end)} {outcome_phrase(end)} (at {end['message_key']})"
 

@@ -277,7 +277,7 @@ def _help(shell: Shell, args: list[str]) -> None:
 
 @dot("views", "", "the views and tables to query")
 def _views(shell: Shell, args: list[str]) -> None:
-    from mailidx import schema
+    from mailidx.answers import schema
 
     rows = [[r.name, r.kind, r.description] for r in schema.describe(shell.con)]
     shell.render(["name", "kind", "description"], rows, shell.out)
@@ -288,7 +288,7 @@ REGISTRY["tables"] = DotCommand("tables", "", "the same as .views", _views)
 
 @dot("schema", "[VIEW]", "columns of a view with what each means")
 def _schema(shell: Shell, args: list[str]) -> None:
-    from mailidx import schema
+    from mailidx.answers import schema
 
     if not args:
         return _views(shell, args)
@@ -337,7 +337,7 @@ def _timer(shell: Shell, args: list[str]) -> None:
 
 @dot("q", "NAME [--filter value …]", "run a canned query (mailidx query --list)")
 def _query(shell: Shell, args: list[str]) -> None:
-    from mailidx import queries
+    from mailidx.answers import queries
 
     if not args:
         rows = [[q.name, q.help] for q in queries.catalog().values()]
@@ -367,7 +367,7 @@ def _query(shell: Shell, args: list[str]) -> None:
 
 @dot("trace", "TERM", "the story of a message (queue ID, Message-ID, address, client)")
 def _trace(shell: Shell, args: list[str]) -> None:
-    from mailidx import trace
+    from mailidx.answers import trace
 
     if len(args) != 1:
         shell.error("use .trace TERM")

@@ -17,7 +17,8 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
-from mailidx import export, queries, summary
+from mailidx.answers import queries, summary
+from mailidx.lake import export
 from tests.conftest import FIXTURES
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

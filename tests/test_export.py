@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from mailidx import export
+from mailidx.lake import export
 from tests import lake_questions as lq
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,7 +151,7 @@ def test_kill_9_during_export_leaves_each_partition_old_or_new(mailidx, tmp_path
 
 READER = """
 import sys, time
-from mailidx import lake
+from mailidx.lake import views as lake
 lake_dir, seconds = sys.argv[1], float(sys.argv[2])
 done = 0
 end = time.monotonic() + seconds
@@ -376,7 +376,7 @@ def test_the_shell_over_a_lake_runs_sql_and_canned_queries(mailidx, tmp_path, ca
     from prompt_toolkit.input import create_pipe_input
     from prompt_toolkit.output import DummyOutput
 
-    from mailidx import lake as lakes
+    from mailidx.lake import views as lakes
     from mailidx.shell import Shell
 
     mailidx.build(*lq.copy_sample(tmp_path / "logs"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mailidx import schema
+from mailidx.answers import schema
 from tests.conftest import (
     DAY,
     FIXTURES,

@@ -15,7 +15,7 @@ import subprocess
 import duckdb
 import pytest
 
-from mailidx import lake
+from mailidx.lake import views as lake
 from tests import lake_questions as lq
 
 QUESTIONS = lq.questions()

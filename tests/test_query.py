@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mailidx.queries import QueryError, parse_when
+from mailidx.answers.queries import QueryError, parse_when
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mailidx.schema import PUBLIC
+from mailidx.answers.schema import PUBLIC
 from tests.conftest import Mailidx
 from tests.hostile import only_error
 

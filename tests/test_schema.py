@@ -8,7 +8,8 @@ from pathlib import Path
 
 import duckdb
 
-from mailidx import schema, store
+from mailidx import store
+from mailidx.answers import schema
 
 ROOT = Path(__file__).resolve().parents[1]
 

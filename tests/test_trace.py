@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mailidx.trace import SCAN_FILTER_MAX
+from mailidx.answers.trace import SCAN_FILTER_MAX
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 FILTERED_BOUNCE = "6b0a2d7d.024.filter_then_size_bounce@ok.test"
@@ -85,7 +85,7 @@ def test_log_text_cannot_style_or_drive_the_terminal(mailidx, tmp_path):
 def test_queue_key_in_python_is_the_sql_macro(sample):
     import duckdb
 
-    from mailidx import trace
+    from mailidx.answers import trace
 
     con = duckdb.connect(str(sample.db), read_only=True)
     rows = con.execute("SELECT DISTINCT queue_id, queue_key FROM messages").fetchall()
@@ -98,7 +98,7 @@ def test_lookup_by_queue_id_finds_exactly_the_rows_of_those_queue_ids(sample, ho
     """A few keys are a scan filter, more a join: the same rows either way, and only theirs."""
     import duckdb
 
-    from mailidx import trace
+    from mailidx.answers import trace
 
     con = duckdb.connect(str(sample.db), read_only=True)
     every = [
@@ -118,7 +118,7 @@ def test_lookup_by_queue_id_finds_exactly_the_rows_of_those_queue_ids(sample, ho
 
 
 def test_two_queue_ids_that_share_a_key_stay_apart(mailidx, tmp_path):
-    from mailidx import trace
+    from mailidx.answers import trace
 
     one, other = "3A08EF2710", "3A091DAC7F"
     assert trace.queue_key(one) == trace.queue_key(other)  # found by search; md5 is fixed
@@ -146,7 +146,7 @@ def test_many_queue_ids_are_read_by_join_with_the_same_story(sample, monkeypatch
     """Past SCAN_FILTER_MAX queue IDs, keys are joined and lines fetched by row id."""
     import duckdb
 
-    from mailidx import trace
+    from mailidx.answers import trace
 
     con = duckdb.connect(str(sample.db), read_only=True)
     few = [trace.as_data(s) for s in trace.stories(con, "127.0.0.1")]

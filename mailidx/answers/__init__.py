@@ -1,2 +1,2 @@
-"""The read side, callable without the CLI: what the index answers (report so far; queries,
-trace and summary move here in the re-layout of ARCHITECTURE.md)."""
+"""The read side, callable without the CLI and never printing: what the index answers (canned
+queries, trace, summary, the documented schema, the report)."""

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from mailidx import summary
+from mailidx.answers import summary
 from mailidx.store import sql_dir
 
 HOURLY_UP_TO = dt.timedelta(days=3)

@@ -1,6 +1,6 @@
 -- mailidx prune: what leaves the index. $cutoff is the UTC midnight before which days go.
 -- Works on the storage tables (lines, ev_*, *_cache): adapt it when their layout changes;
--- mailidx/prune.py runs it statement by statement, then deletes the rows named here from
+-- mailidx/lake/retention.py runs it statement by statement, then deletes the rows named here from
 -- every event table and stored view (delete_internal).
 
 -- Message instances that stay: every instance of a flow (a chain of linked instances) that

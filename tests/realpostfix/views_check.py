@@ -131,7 +131,7 @@ def postmaster_mismatches(db: str, truth: list[dict]) -> list[str]:
     row per original recipient (per expansion of an alias) with the status the lab saw, and
     trace finds the message by either address; the refused client's trace shows its refusals;
     no flow (in message_flows or in trace) holds two messages the lab sent separately."""
-    from mailidx import trace
+    from mailidx.answers import trace
 
     con = duckdb.connect(db, read_only=True)
     out = []

@@ -7,7 +7,7 @@ where they were and never read the pruned lines again. DuckDB does not shrink a 
 index is then copied into a new file that replaces it in one rename: a reader has the old file
 or the new one open, never a half-written one.
 
-With a lake, the days first go to it (mailidx/export.py), and prune refuses while the lake
+With a lake, the days first go to it (mailidx/lake/export.py), and prune refuses while the lake
 does not hold every partition it is about to remove as the index has it.
 """
 
@@ -17,8 +17,9 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 
-from mailidx import export, store
+from mailidx import store
 from mailidx.ingest import indexer
+from mailidx.lake import export
 
 WAIT_SECONDS = 30.0
 
@@ -54,7 +55,7 @@ def prune(path: str, before: str, *, tz: str, lake: str | None = None) -> PruneR
         if lake is not None:
             scope = export.Scope(until=before, frozen_before=export.frozen_before(con))
             exported = export.export(con, lake, scope)
-            from mailidx import lake as lakes
+            from mailidx.lake import views as lakes
 
             lakes.write_scripts(lake)
             missing = export.lake_holds(con, lake, before)

@@ -19,11 +19,13 @@ DIR may also be a URL DuckDB writes to (``s3://``, ``gs://``… through httpfs a
 DuckDB secrets; ``file://``). There nothing is renamed: each changed day is one object written
 whole (an object store replaces an object atomically), a day the index no longer has becomes a
 zero-row file, and the manifest is one JSON object written last.
+
+This module decides which partitions change and keeps the manifests; how a partition's file
+is named, written, moved in or removed is mailidx/lake/partitions.py's.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -33,14 +35,15 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # Hive's name for a NULL partition value
-DATA_FILE = "data.parquet"
-STAGING = "_staging"
+from mailidx.lake import partitions
+from mailidx.lake.partitions import NULL_PARTITION, is_remote
+
 MANIFESTS = "_manifest"
 FORMAT_VERSION = 1
 
 # table → what files a row under a day: a column of its own, or MESSAGE (the day its message
-# instance was last seen). The columns themselves come from the catalog.
+# instance was last seen). The columns themselves come from the catalog; tests/test_view_lists.py
+# checks each table and column against it.
 MESSAGE = None
 TABLES: dict[str, str | None] = {
     "log_lines": "ts",
@@ -91,10 +94,6 @@ class Scope:
         if self.until and day >= self.until:
             return False
         return not (self.frozen_before and day < self.frozen_before)
-
-
-def is_remote(lake: str) -> bool:
-    return "://" in lake
 
 
 def columns(con, table: str) -> list[list[str]]:
@@ -149,11 +148,6 @@ def schema_id(cols: list[list[str]]) -> str:
     return hashlib.sha256(json.dumps(cols).encode()).hexdigest()[:16]
 
 
-def join(lake: str, *parts: str) -> str:
-    """A path or URL inside the lake (Path would fold the // of a URL)."""
-    return "/".join([lake.rstrip("/"), *parts])
-
-
 def read_manifests(lake: str, con=None) -> dict[str, dict]:
     """host → its manifest, for every host in the lake."""
     if is_remote(lake):
@@ -177,7 +171,7 @@ def _read_remote_manifests(lake: str, con) -> dict[str, dict]:
     con = con or duckdb.connect()
     try:
         rows = con.execute(
-            "SELECT content FROM read_text(?)", [join(lake, MANIFESTS, "*.json")]
+            "SELECT content FROM read_text(?)", [partitions.join(lake, MANIFESTS, "*.json")]
         ).fetchall()
     except duckdb.IOException as exc:
         if "No files found" not in str(exc):
@@ -202,45 +196,20 @@ def _first(exc: Exception) -> str:
 
 def write_manifest(lake: str, manifest: dict, con=None) -> None:
     if is_remote(lake):
-        url = join(lake, MANIFESTS, partition_name(manifest["host"]) + ".json")
-        _prepare(url)
+        name = partitions.partition_name(manifest["host"]) + ".json"
+        url = partitions.join(lake, MANIFESTS, name)
+        partitions.prepare(url)
         con.execute(
-            f"COPY (SELECT ?::JSON AS manifest) TO '{_literal(url)}' (FORMAT json)",
+            f"COPY (SELECT ?::JSON AS manifest) TO '{partitions.literal(url)}' (FORMAT json)",
             [json.dumps(manifest, sort_keys=True)],
         )
         return
     folder = Path(lake) / MANIFESTS
     folder.mkdir(parents=True, exist_ok=True)
-    name = partition_name(manifest["host"]) + ".json"
+    name = partitions.partition_name(manifest["host"]) + ".json"
     tmp = folder / f".{name}.{uuid.uuid4().hex}"
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
     os.replace(tmp, folder / name)
-
-
-def partition_name(value: str) -> str:
-    """A partition value as a path segment: Hive's escaping (%XX), as DuckDB and Spark read it."""
-    safe = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:")
-    return "".join(c if c in safe else "".join(f"%{b:02X}" for b in c.encode()) for c in value)
-
-
-def partition_dir(lake: str, table: str, host: str, day: str) -> Path:
-    return Path(lake) / table / f"host={partition_name(host)}" / f"day={day}"
-
-
-def partition_url(lake: str, table: str, host: str, day: str, name: str = DATA_FILE) -> str:
-    return join(lake, table, f"host={partition_name(host)}", f"day={day}", name)
-
-
-def _prepare(url: str) -> None:
-    """A file:// URL's folder exists before DuckDB writes a file there (object stores need none)."""
-    if url.startswith("file://"):
-        os.makedirs(os.path.dirname(url[len("file://") :]), exist_ok=True)
-
-
-def _put(con, sql: str, url: str) -> None:
-    """One object written whole: the rows of ``sql`` as zstd Parquet at ``url``."""
-    _prepare(url)
-    con.execute(f"COPY ({sql}) TO '{_literal(url)}' (FORMAT parquet, COMPRESSION zstd)")
 
 
 def export(con, lake: str, scope: Scope) -> Report:
@@ -257,7 +226,7 @@ def export(con, lake: str, scope: Scope) -> Report:
     if remote:  # staged here, then written to the object store one partition at a time
         staging = Path(tempfile.mkdtemp(prefix="mailidx-export-"))
     else:
-        staging = Path(lake) / STAGING / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        staging = Path(lake) / partitions.STAGING / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     # only the hosts this index has: other hosts' days in a shared lake are theirs
     scope.indexed_hosts = indexed_hosts(con)
     try:
@@ -275,13 +244,24 @@ def export(con, lake: str, scope: Scope) -> Report:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if not remote:
-            _remove_if_empty(Path(lake) / STAGING)
+            partitions.remove_if_empty(Path(lake) / partitions.STAGING)
     report.seconds = time.monotonic() - started
     return report
 
 
 def _copy_manifest(manifest: dict) -> dict:
     return json.loads(json.dumps(manifest))
+
+
+def _write_partitions(con, lake, table, changed, stage: Path, report: Report) -> None:
+    partitions.stage(con, source_sql(table), changed, stage)
+    for host, day in changed:
+        staged = partitions.staged(stage, host, day)
+        if len(staged) != 1:
+            raise ExportError(f"{table} {host} {day}: expected one staged file, got {len(staged)}")
+        report.bytes_written += staged[0].stat().st_size
+        report.partitions_written += 1
+        partitions.move_in(con, lake, table, host, day, staged[0])
 
 
 def _export_table(con, lake, table, cols, scope, manifests, new, staging, report) -> None:
@@ -304,7 +284,7 @@ def _export_table(con, lake, table, cols, scope, manifests, new, staging, report
     if changed:
         _write_partitions(con, lake, table, changed, staging / table, report)
     for host, day in gone:
-        _remove_partition(con, lake, table, host, day)
+        partitions.remove(con, lake, table, host, day, source_sql(table))
         report.partitions_removed += 1
     for host, day in changed:
         entry = _table_entry(new, host, table, cols, sid)
@@ -317,9 +297,10 @@ def _export_table(con, lake, table, cols, scope, manifests, new, staging, report
         _table_entry(new, host, table, cols, sid)
     if is_remote(lake):
         if not any(m["tables"].get(table, {}).get("days") for m in new.values()):
-            _put(con, _no_rows(table), partition_url(lake, table, NULL_PARTITION, NULL_PARTITION))
+            empty = partitions.partition_url(lake, table, NULL_PARTITION, NULL_PARTITION)
+            partitions.put(con, partitions.no_rows(source_sql(table)), empty)
     else:
-        _ensure_schema_file(con, lake, table)
+        partitions.ensure_schema_file(con, lake, table, source_sql(table))
 
 
 def _table_entry(new: dict, host: str, table: str, cols, sid: str) -> dict:
@@ -332,77 +313,6 @@ def _table_entry(new: dict, host: str, table: str, cols, sid: str) -> dict:
         entry = {"schema": sid, "columns": cols, "days": {d: {} for d in old_days}}
         manifest["tables"][table] = entry
     return entry
-
-
-def _write_partitions(con, lake, table, changed, stage: Path, report: Report) -> None:
-    con.execute("CREATE OR REPLACE TEMP TABLE export_changed (host VARCHAR, day VARCHAR)")
-    con.executemany("INSERT INTO export_changed VALUES (?, ?)", changed)
-    stage.mkdir(parents=True, exist_ok=True)
-    con.execute(
-        f"COPY (SELECT s.* FROM ({source_sql(table)}) AS s "
-        "SEMI JOIN temp.main.export_changed AS c ON c.host = s.host AND c.day = s.day) "
-        f"TO '{_literal(str(stage))}' (FORMAT parquet, COMPRESSION zstd, "
-        "PARTITION_BY (host, day), OVERWRITE_OR_IGNORE, FILENAME_PATTERN 'data_{i}')"
-    )
-    con.execute("DROP TABLE temp.main.export_changed")
-    for host, day in changed:
-        staged = sorted((stage / f"host={partition_name(host)}" / f"day={day}").glob("*.parquet"))
-        if len(staged) != 1:
-            raise ExportError(f"{table} {host} {day}: expected one staged file, got {len(staged)}")
-        report.bytes_written += staged[0].stat().st_size
-        report.partitions_written += 1
-        if is_remote(lake):
-            staged_sql = f"SELECT * FROM read_parquet('{_literal(str(staged[0]))}')"
-            _put(con, staged_sql, partition_url(lake, table, host, day))
-            continue
-        target = partition_dir(lake, table, host, day)
-        target.mkdir(parents=True, exist_ok=True)
-        os.replace(staged[0], target / DATA_FILE)  # atomic: old file or new, never half
-
-
-def _ensure_schema_file(con, lake: str, table: str) -> None:
-    """Every table folder holds at least one file, so engines can read an empty table: a
-    zero-row file in the NULL partition (it adds no rows), removed once real days exist."""
-    folder = Path(lake) / table
-    empty = partition_dir(lake, table, NULL_PARTITION, NULL_PARTITION) / "empty.parquet"
-    real = [p for p in folder.glob("host=*/day=*/" + DATA_FILE)] if folder.is_dir() else []
-    if real:
-        if empty.exists():
-            empty.unlink()
-            _remove_if_empty(empty.parent)
-            _remove_if_empty(empty.parent.parent)
-        return
-    if empty.exists():
-        return
-    empty.parent.mkdir(parents=True, exist_ok=True)
-    tmp = empty.parent / f".empty-{uuid.uuid4().hex}.parquet"
-    _put(con, _no_rows(table), str(tmp))
-    os.replace(tmp, empty)
-
-
-def _no_rows(table: str) -> str:
-    return f"SELECT * EXCLUDE (host, day) FROM ({source_sql(table)}) LIMIT 0"
-
-
-def _remove_partition(con, lake: str, table: str, host: str, day: str) -> None:
-    if is_remote(lake):  # an object store cannot be told to delete here: the day has no rows
-        _put(con, _no_rows(table), partition_url(lake, table, host, day))
-        return
-    folder = partition_dir(lake, table, host, day)
-    with contextlib.suppress(FileNotFoundError):
-        (folder / DATA_FILE).unlink()
-    _remove_if_empty(folder)
-    _remove_if_empty(folder.parent)
-
-
-def _remove_if_empty(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not empty: something else is there
-        folder.rmdir()
-
-
-def _literal(text: str) -> str:
-    """A path inside a SQL string literal (COPY TO takes no parameter)."""
-    return text.replace("'", "''")
 
 
 def frozen_before(con) -> str | None:

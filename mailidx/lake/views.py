@@ -7,7 +7,7 @@ One source of truth, generated with sqlglot:
 * ``flows`` and ``message_flows`` are the index's own definitions (sql/views/80_flows.sql),
   transpiled from DuckDB's dialect, so links between hosts are resolved over the whole lake.
 
-The few places where a dialect needs something else are the overrides in sql/lake/README.md
+The few places where a dialect needs something else are the overrides in docs/lake.md
 (and below, each with its reason): the Parquet reader per engine, ``message_facts`` read as
 ``messages`` (the lake keeps the same four columns there), ``epoch()`` as microseconds,
 ``AS MATERIALIZED`` dropped, and the per-engine settings sql/lake/<dialect>-settings.sql.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
-from mailidx import export
+from mailidx.lake import export, partitions
 from mailidx.store import sql_dir
 
 DIALECTS = ("duckdb", "spark", "clickhouse")
@@ -72,7 +72,7 @@ def write_scripts(lake: str) -> None:
     import os
     from pathlib import Path
 
-    if export.is_remote(lake):
+    if partitions.is_remote(lake):
         return  # `mailidx export URL --views ENGINE` prints them
     folder = Path(lake) / "_views"
     folder.mkdir(exist_ok=True)
@@ -101,7 +101,7 @@ def connect(lake: str):
 def _absolute(path: str) -> str:
     import os
 
-    return path if export.is_remote(path) else os.path.abspath(path)
+    return path if partitions.is_remote(path) else os.path.abspath(path)
 
 
 def _settings(dialect: str) -> list[str]:
@@ -129,7 +129,7 @@ def _reader(table: str, location: str, dialect: str) -> exp.Expression:
         path = exp.to_identifier(folder, quoted=True)
         return exp.Table(this=path, db=exp.to_identifier("parquet"))
     # ClickHouse: file() for a local folder, s3() for an object store URL
-    function = "s3" if export.is_remote(location) else "file"
+    function = "s3" if partitions.is_remote(location) else "file"
     return exp.Anonymous(
         this=function, expressions=[exp.Literal.string(files), exp.Literal.string("Parquet")]
     )
@@ -146,7 +146,7 @@ def _table_view(table: str, cols: list[list[str]], location: str, dialect: str) 
         if name == "host":  # from the path: a string, NULL where Hive writes its NULL name
             column = exp.Nullif(
                 this=exp.cast(column, "VARCHAR"),
-                expression=exp.Literal.string(export.NULL_PARTITION),
+                expression=exp.Literal.string(partitions.NULL_PARTITION),
             )
             column = exp.alias_(column, "host", quoted=True)
         projection.append(column)
@@ -209,7 +209,7 @@ EPOCH_MICROS = {
 
 
 def _portable(node: exp.Expression, dialect: str) -> exp.Expression:
-    """The overrides every engine gets (documented in sql/lake/README.md)."""
+    """The overrides every engine gets (documented in docs/lake.md)."""
     if isinstance(node, exp.Table) and node.name == "message_facts":
         # the lake does not export message_facts; messages has its key columns
         return exp.Table(this=exp.to_identifier("messages"), alias=node.args.get("alias"))

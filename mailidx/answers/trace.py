@@ -1,8 +1,9 @@
 """The whole story of a message: find it by queue ID, Message-ID, address or client, follow its
 flow across queue IDs (content filter, forward, bounce notification, next indexed host) through
 the links the index resolves, and gather what happened to each recipient, the refusals and the
-original log lines; the flow's answer first (``flow_ends``, ``verdict``). Refusals of mail that
-was never queued (a client refused at RCPT, postscreen, …) come as one last story of their own.
+original log lines into a ``Story`` with its answer first (mailidx/answers/story.py). Refusals
+of mail that was never queued (a client refused at RCPT, postscreen, …) come as one last story
+of their own. What a term names is terms.py's to say; which instance a link means, links.py's.
 
 Every lookup goes by queue ID through the stored per-message views, matching their
 ``queue_key`` column (a number, see sql/views/15_queue_key.sql) before the queue ID itself; the
@@ -13,28 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-QUEUE_ID = re.compile(r"^(?:[0-9A-F]{5,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{10,})$")
-IP = re.compile(r"^[0-9.]+$|^[0-9a-fA-F:]*:[0-9a-fA-F:.]*$")
+from mailidx.answers import links, terms
+from mailidx.answers.story import Story, flow_ends, refused_verdict, verdict
+
 MAX_MESSAGES = 200
 SCAN_FILTER_MAX = 64  # queue IDs looked up by a filter in the scan; more go by a join
-
-
-@dataclass
-class Story:
-    """One flow: the linked message instances, their recipients and log lines."""
-
-    flow_id: str
-    messages: list[dict] = field(default_factory=list)
-    links: list[dict] = field(default_factory=list)
-    recipients: list[dict] = field(default_factory=list)
-    deliveries: list[dict] = field(default_factory=list)
-    lines: list[dict] = field(default_factory=list)
-    refusals: list[dict] = field(default_factory=list)
-    ends: list[dict] = field(default_factory=list)
-    verdict: str = ""
 
 
 @dataclass
@@ -80,47 +66,16 @@ def _only(rows: list[dict], queue_ids, *columns: str) -> list[dict]:
 
 
 def seeds(con, term: str, window: Window) -> list[str]:
-    """Queue IDs the term names (as a queue ID, Message-ID, address, client IP or host)."""
-    term = term.strip()
-    if QUEUE_ID.match(term):
-        # a queue ID of ours, or one only the next server gave (its logs, a bounce): the
-        # messages that were handed to it
-        found = _matching(con, [BY_QUEUE_ID], term, window) or _matching(con, [NAMED], term, window)
+    """Queue IDs the term names (as a queue ID, Message-ID, address, client IP or host): the
+    first of its lookups (terms.lookups) that finds any within the window."""
+    for ways in terms.lookups(term):
+        found = _matching(con, ways, terms.bare(term), window)
         if found:
             return found
-    bare = term.strip("<>")
-    if "@" in bare:
-        found = _matching(con, [MESSAGE_ID], bare, window)
-        return found or _matching(con, ADDRESS, bare, window)
-    client = CLIENT_IP if IP.match(bare) else CLIENT_HOST
-    return _matching(con, [client], bare, window)
+    return []
 
 
-# (view, condition on $t, first and last time of the row) for each way a term can match; a
-# number first where there is one (queue_key, message_id_key): see _key_filter
-BY_QUEUE_ID = (
-    "message_facts",
-    "queue_key = queue_key($t) AND queue_id = $t",
-    "first_seen",
-    "last_seen",
-)
-NAMED = ("message_links", "named_queue_key = queue_key($t) AND named_queue_id = $t", "ts", "ts")
-MESSAGE_ID = (
-    "message_facts",
-    "message_id_key = text_key($t) AND message_id = $t",
-    "first_seen",
-    "last_seen",
-)
-ADDRESS = [
-    ("messages", "lower(sender) = lower($t)", "first_seen", "last_seen"),
-    ("recipients", "lower(recipient) = lower($t)", "first_attempt", "last_attempt"),
-    ("recipients", "lower(orig_recipient) = lower($t)", "first_attempt", "last_attempt"),
-]
-CLIENT_IP = ("message_facts", "lower(client_ip) = lower($t)", "first_seen", "last_seen")
-CLIENT_HOST = ("message_facts", "lower(client_host) = lower($t)", "first_seen", "last_seen")
-
-
-def _matching(con, ways: list[tuple[str, str, str, str]], term: str, window: Window) -> list[str]:
+def _matching(con, ways: list[terms.Way], term: str, window: Window) -> list[str]:
     """Queue IDs of the rows that match the term in any of these ways within the window. One
     scan per way, each filtering one column, which DuckDB does inside the scan (an OR across
     columns would read every column of every row first)."""
@@ -153,22 +108,16 @@ def expand(con, queue_ids: list[str]) -> tuple[list[str], list[dict]]:
     """All queue IDs linked to these, hop by hop (bounded), and the links read on the way.
 
     A link is followed only where the queue ID it names resolves to a message instance in the
-    index, as the flows view resolves it (nearest in time within a day, on the same host when
-    it is there): a remote server's ``queued as X`` names a queue ID of that server, and two
-    messages that happened to get the same X from their servers are not one flow."""
+    index, as the flows view resolves it (links.follow)."""
     known, frontier, seen = set(queue_ids), list(queue_ids), {}
     while frontier and len(known) < MAX_MESSAGES:
         rows = _links_of(con, frontier)
         instances = _instances(con, sorted({r["named_queue_id"] for r in rows}))
-        rows = [r for r in rows if _resolve(instances, r["named_queue_id"], r["host"], r["ts"])]
+        rows, new = links.follow(rows, instances, known)
         seen.update({tuple(r.values()): r for r in rows})
-        new = {q for r in rows for q in (r["queue_id"], r["named_queue_id"]) if q} - known
         known |= new
         frontier = sorted(new)
     return sorted(known), [r for r in seen.values() if r["queue_id"] in known]
-
-
-LINK_REACH = dt.timedelta(days=1)  # as far apart in time as a link's two ends may be (flows)
 
 
 def _instances(con, queue_ids: list[str]) -> list[dict]:
@@ -180,30 +129,13 @@ def _instances(con, queue_ids: list[str]) -> list[dict]:
     return _only(_dicts(con.execute(sql, args)), queue_ids)
 
 
-def _resolve(instances: list[dict], queue_id: str, host: str, when) -> dict | None:
-    """The instance a named queue ID means: the nearest in time within a day, on the same
-    host first (the rule of the flows view); None when the index has no such message."""
-    near = [
-        m
-        for m in instances
-        if m["queue_id"] == queue_id
-        and m["first_seen"] is not None
-        and abs(m["first_seen"] - when) <= LINK_REACH
-    ]
-    return min(
-        near,
-        key=lambda m: (m["host"] != host, abs((m["first_seen"] - when).total_seconds())),
-        default=None,
-    )
-
-
 def stories(con, term: str, window: Window | None = None, with_lines: bool = True) -> list[Story]:
     """The flows the term names, then (as one last story without messages) the refusals of
     mail that was never queued: a client, sender or recipient refused at RCPT, postscreen …"""
     window = window or Window()
     term = term.strip()
     found: list[Story] = []
-    if QUEUE_ID.match(term) and window.since is None and window.until is None:
+    if terms.is_queue_id(term) and window.since is None and window.until is None:
         # the usual case, a queue ID: follow it straight away, without first looking it up (a
         # term that only looks like one finds no message and is tried as the other kinds)
         found = _stories(con, [term], with_lines)
@@ -236,18 +168,17 @@ def _stories(con, found: list[str], with_lines: bool) -> list[Story]:
     )
     sql, params = _within("ts", span)
     refused = _refusals_of(con, sql, [sorted(set(queue_ids)), *params], with_lines)
-    links = _links(messages, said)
-    groups = _group(keys, links)
+    flow = links.between(messages, said)
     lines = _lines_of(con, sql, [sorted(set(queue_ids)), *params]) if with_lines else []
     out = []
-    for flow_id, members in groups.items():
+    for flow_id, members in links.groups(keys, flow).items():
         story = Story(flow_id)
-        depth = _depths(members, links)
+        depth = links.depths(members, flow)
         story.messages = sorted(
             (m for m in messages if m["message_key"] in members),
             key=lambda m: (depth.get(m["message_key"], 0), m["first_seen"]),
         )
-        story.links = [lk for lk in links if lk["from_message_key"] in members]
+        story.links = [lk for lk in flow if lk["from_message_key"] in members]
         story.recipients = [r for r in recipients if r["message_key"] in members]
         story.deliveries = [d for d in deliveries if d["message_key"] in members]
         story.lines = [ln for ln in lines if _during(ln, story.messages)]
@@ -273,31 +204,25 @@ REFUSAL_COLUMNS = (
     "ts, host, daemon, queue_id, stage, client_host, client_ip, sender, recipient, helo, code, "
     "dsn, reason, reason_category, action, file_id, line_number"
 )
-REFUSED_BY = {
-    "ip": ["client_ip = $t"],
-    "host": ["lower(client_host) = lower($t)"],
-    "address": ["lower(sender) = lower($t)", "lower(recipient) = lower($t)"],
-}
 
 
 def refusals(con, term: str, window: Window, with_lines: bool = True) -> Story | None:
     """The refusals of mail that was never queued (no queue ID) that name the term as client
     IP, client host, sender or recipient, in time order, as a story without messages."""
-    bare = term.strip().strip("<>")
-    if QUEUE_ID.match(bare):
+    kind = terms.refusal_kind(term)
+    if kind is None:
         return None
-    kind = "address" if "@" in bare else "ip" if IP.match(bare) else "host"
     bounds = " AND queue_id IS NULL AND ($since IS NULL OR ts >= $since)"
     bounds += " AND ($until IS NULL OR ts < $until)"
     sql = " UNION ALL ".join(
         f"SELECT {REFUSAL_COLUMNS} FROM rejects WHERE {condition}{bounds}"
-        for condition in REFUSED_BY[kind]
+        for condition in terms.REFUSED_BY[kind]
     )
     rows = _dicts(
         con.execute(
             f"SELECT DISTINCT * FROM ({sql}) "
             f"ORDER BY ts, file_id, line_number LIMIT {MAX_REFUSALS}",
-            {"t": bare, "since": window.since, "until": window.until},
+            {"t": terms.bare(term), "since": window.since, "until": window.until},
         )
     )
     if not rows:
@@ -306,7 +231,7 @@ def refusals(con, term: str, window: Window, with_lines: bool = True) -> Story |
         _attach_lines(con, rows)
     story = Story("")
     story.refusals = rows
-    story.verdict = _refused_verdict(rows)
+    story.verdict = refused_verdict(rows)
     return story
 
 
@@ -334,109 +259,6 @@ def _attach_lines(con, rows: list[dict]) -> None:
         raw.update({(file_id, n): text for n, text in found})
     for r in rows:
         r["raw"] = raw.get((r["file_id"], r["line_number"]))
-
-
-# --- the answer first: what became of each recipient at the end of the flow -----------------
-
-NOTIFICATIONS = {"bounce_notification", "delay_notification", "delivery_status_notification"}
-PASSING_ON = {"queued_as", "forwarded_as", "relayed"}
-COPY = {"forwarded_as": "forwarded copy ", "relayed": "relayed copy "}
-REPLY_CODE = re.compile(r"(?:^|[\s(:])([245]\d\d)[ -]")
-
-
-def flow_ends(story: Story) -> list[dict]:
-    """The recipients at the end of the flow, each with its outcome: every recipient row of the
-    flow except one whose delivery handed the message on to a later instance of the flow (the
-    content filter, a forward, the next indexed host), and except the notifications Postfix
-    sent to the sender. ``via`` is the chain of links that led to the row's instance."""
-    by_key = {m["message_key"]: m for m in story.messages}
-    came_by = {lk["to_message_key"]: lk for lk in story.links}
-    onward = {
-        (lk["from_message_key"], by_key[lk["to_message_key"]]["queue_id"])
-        for lk in story.links
-        if lk["link"] in PASSING_ON and lk["to_message_key"] in by_key
-    }
-    handed_on = {
-        (d["message_key"], d["recipient"], d["orig_recipient"] or "")
-        for d in story.deliveries
-        if d["next_queue_id"] and (d["message_key"], d["next_queue_id"]) in onward
-    }
-
-    def via(key: str) -> list[str] | None:
-        chain, seen = [], set()
-        while key in came_by and key not in seen:
-            seen.add(key)
-            link = came_by[key]["link"]
-            if link in NOTIFICATIONS:
-                return None
-            chain.insert(0, link)
-            key = came_by[key]["from_message_key"]
-        return chain
-
-    ends = []
-    for r in story.recipients:
-        chain = via(r["message_key"])
-        if chain is None or (r["message_key"], r["recipient"], r["orig_recipient"]) in handed_on:
-            continue
-        ends.append({**r, "via": chain})
-    return ends
-
-
-def reply_code(text: str | None) -> str | None:
-    """The SMTP reply code in a response (``host … said: 552 5.3.4 …``), if there is one."""
-    found = REPLY_CODE.search(text or "")
-    return found.group(1) if found else None
-
-
-def outcome_phrase(r: dict) -> str:
-    """One recipient's outcome in words: ``forwarded copy bounced: size, 552 5.3.4``."""
-    copy = next((COPY[v] for v in reversed(r.get("via") or []) if v in COPY), "")
-    words = f"{copy}{r['status']}"
-    why = " ".join(x for x in (reply_code(r["response"]), r["dsn"]) if x)
-    if r["status"] != "sent" and (r["reason_category"] or why):
-        words += ": " + ", ".join(x for x in (r["reason_category"], why) if x)
-    return words
-
-
-def who(r: dict) -> str:
-    """A recipient row's address, and the address it was sent to when that differs."""
-    return r["recipient"] + (f" (for {r['orig_recipient']})" if r["orig_recipient"] else "")
-
-
-def verdict(story: Story) -> str:
-    """The flow's answer in one line, for the first line of its story."""
-    ends = story.ends
-    if not ends:
-        first = story.messages[0] if story.messages else None
-        said = f"{first['final']}" if first else "nothing happened"
-        if story.refusals:
-            said += ": " + _refused_verdict(story.refusals, queued=True)
-        return said
-    sent = [r for r in ends if r["status"] == "sent"]
-    failed = [r for r in ends if r["status"] != "sent"]
-    if not failed:
-        if len(sent) == 1:
-            return f"{who(sent[0])} {outcome_phrase(sent[0])}"
-        return f"sent to all {len(sent)} recipients"
-    parts = [f"{who(r)} {outcome_phrase(r)}" for r in failed]
-    if sent:
-        parts.insert(0, f"{len(sent)} of {len(ends)} sent")
-    return "; ".join(parts)
-
-
-def _refused_verdict(rows: list[dict], queued: bool = False) -> str:
-    """``refused 3 times, never queued: relay_denied 554 5.7.1 (3)``."""
-    counts: dict[str, int] = {}
-    for r in rows:
-        what = " ".join(
-            str(x) for x in (r["reason_category"], r["code"], r["dsn"]) if x is not None
-        )
-        counts[what or r["action"]] = counts.get(what or r["action"], 0) + 1
-    how = ", ".join(f"{k} ({n})" if n > 1 else k for k, n in counts.items())
-    if queued:
-        return how
-    times = "once" if len(rows) == 1 else f"{len(rows)} times"
-    return f"refused {times}, never queued: {how}"
 
 
 def _within(column: str, span) -> tuple[str, list]:
@@ -470,48 +292,6 @@ def _lines_of(con, within: str, params: list) -> list[dict]:
     )
 
 
-def _links(messages: list[dict], said: list[dict]) -> list[dict]:
-    """The flows among these messages: what the flows view says, resolved locally (a named
-    queue ID is the instance nearest in time, on the same host when it is there)."""
-    by_key = {m["message_key"]: m for m in messages}
-    out = []
-    for s in said:
-        me = by_key.get(s["message_key"])
-        other = _resolve(messages, s["named_queue_id"], s["host"], s["ts"])
-        if me is None or other is None or other["message_key"] == me["message_key"]:
-            continue
-        src, dst = (me, other) if s["direction"] == "out" else (other, me)
-        link = s["link"]
-        if link == "queued_as" and src["host"] != dst["host"]:
-            link = "relayed"
-        out.append(
-            {
-                "from_message_key": src["message_key"],
-                "to_message_key": dst["message_key"],
-                "link": link,
-                "host": src["host"],
-                "to_host": dst["host"],
-                "ts": s["ts"],
-            }
-        )
-    unique = {}
-    for lk in sorted(out, key=lambda lk: (lk["ts"], lk["link"])):
-        unique.setdefault((lk["from_message_key"], lk["to_message_key"]), lk)
-    links = list(unique.values())
-    depth = _depths(set(by_key), links)  # lines of one second: the earlier hop first
-    return sorted(links, key=lambda lk: (lk["ts"], depth[lk["from_message_key"]]))
-
-
-def _depths(members: set[str], links: list[dict]) -> dict[str, int]:
-    depth = {m: 0 for m in members}
-    for _ in range(len(members)):
-        for lk in links:
-            a, b = lk["from_message_key"], lk["to_message_key"]
-            if a in depth and b in depth and depth[b] < depth[a] + 1:
-                depth[b] = depth[a] + 1
-    return depth
-
-
 def as_data(story: Story) -> dict:
     return {
         "flow_id": story.flow_id or None,
@@ -529,28 +309,3 @@ def as_data(story: Story) -> dict:
         "links": story.links,
         "lines": story.lines,
     }
-
-
-def _group(keys: set[str], links: list[dict]) -> dict[str, set[str]]:
-    """Connected message instances; each group is named by its earliest-linked root."""
-    parent = {k: k for k in keys}
-
-    def find(k: str) -> str:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    incoming = {lk["to_message_key"] for lk in links}
-    for lk in links:
-        a, b = lk["from_message_key"], lk["to_message_key"]
-        if a in parent and b in parent:
-            parent[find(b)] = find(a)
-    groups: dict[str, set[str]] = {}
-    for k in keys:
-        groups.setdefault(find(k), set()).add(k)
-    named = {}
-    for members in groups.values():
-        roots = sorted(m for m in members if m not in incoming) or sorted(members)
-        named[roots[0]] = members
-    return named
