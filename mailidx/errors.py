@@ -2,7 +2,7 @@
 
 Everything here is a :class:`MailidxError`: a one-line message saying what went wrong and what
 to do next, and the exit status it ends the command with (1 for a user error, 2 for bad usage,
-130 for an interrupt). The library raises them and never prints; ``mailidx.cli`` has the one
+130 for an interrupt). The library raises them and never prints; ``mailidx.ui.cli`` has the one
 handler that writes ``mailidx: MESSAGE`` on stderr and exits.
 
 Also here: :func:`os_problem`, which names the operating system's complaints (disk full,
@@ -44,6 +44,10 @@ class SourceError(MailidxError):
 
 class QueryError(MailidxError):
     """A query the user cannot run as asked."""
+
+
+class BadTime(UsageError, QueryError):
+    """A --since/--until (or --tz) value that is not a time: bad usage, exit 2."""
 
 
 class Interrupted(MailidxError):

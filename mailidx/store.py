@@ -44,16 +44,6 @@ READ_ONLY_CONFIG = {
     "allow_unsigned_extensions": False,
     "allow_persistent_secrets": False,
 }
-# What DuckDB says when a read-only session refuses a statement
-REFUSALS = (
-    "read-only",
-    "read only",
-    "disabled by configuration",
-    "disabled through configuration",
-    "cannot enable external access",
-    "enable_external_access is disabled",
-    "while database is running",
-)
 # What DuckDB says when the file ends before a block it needs
 DAMAGE_WORDS = ("could not read enough bytes", "corrupt", "checksum", "file is too small")
 
@@ -167,12 +157,6 @@ def connect(
         if current:
             check_is_current(con, path)
     return con
-
-
-def refused_read_only(exc: Exception) -> bool:
-    """Did a read-only session refuse this statement (a write, a file, an extension)?"""
-    text = str(exc).lower()
-    return isinstance(exc, duckdb.PermissionException) or any(w in text for w in REFUSALS)
 
 
 def make_parent(path: str) -> None:
