@@ -26,7 +26,7 @@ REFUSALS = (
 
 @dataclass
 class Result:
-    """One statement's outcome: ``columns`` empty when it returned no rows."""
+    """One statement's outcome."""
 
     kind: str  # select, insert, set, create, … (DuckDB's statement type)
     columns: list[str] = field(default_factory=list)
