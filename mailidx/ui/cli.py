@@ -9,6 +9,7 @@ import sys
 
 import typer
 
+from mailidx import errors
 from mailidx.errors import MailidxError
 from mailidx.ui import output
 from mailidx.ui.commands import answers, build, lake, sql, watch
@@ -94,11 +95,9 @@ def _report_unexpected(exc: Exception) -> int:
         output.note("mailidx: aborted")
         return 1
     if "duckdb" in type(exc).__module__:
-        from mailidx import store
-
-        text = store.first_line(str(exc))
-        if any(w in text.lower() for w in store.DAMAGE_WORDS):
-            output.note(f"mailidx: {store.damaged('the index', exc)}")
+        text = errors.one_line(str(exc))
+        if any(w in text.lower() for w in errors.DAMAGE_WORDS):
+            output.note(f"mailidx: {errors.damaged('the index', exc)}")
         else:
             output.note(f"mailidx: {text}")
         return 1

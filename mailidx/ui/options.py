@@ -3,11 +3,13 @@ before any work), the time window (--since/--until/--tz) and the journal to read
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import typer
 
 from mailidx import clock
 from mailidx.errors import BadTime
-from mailidx.store import default_db_path
 from mailidx.ui import output
 
 MAX_ROWS = (1 << 63) - 1  # the most a LIMIT takes
@@ -31,6 +33,14 @@ JournalDirOption = typer.Option(
 SinceJournalOption = typer.Option(
     None, "--since", help="Journal: where the first import starts (2h, 7d, today, ISO time)"
 )
+
+
+def default_db_path() -> str:
+    env = os.environ.get("MAILIDX_DB")
+    if env:
+        return env
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return os.path.join(data_home, "mailidx", "index.duckdb")
 
 
 def db_path(db: str | None) -> str:

@@ -8,8 +8,7 @@ import time
 
 import typer
 
-from mailidx.errors import Interrupted, MailidxError
-from mailidx.store import IndexBusy
+from mailidx.errors import Interrupted, MailidxError, write_failure
 from mailidx.ui import output
 from mailidx.ui.options import (
     DbOption,
@@ -85,7 +84,7 @@ def build(
         options.chunk_bytes = int(os.environ["MAILIDX_BATCH_BYTES"])
     report, read = indexer.BuildReport(), None
 
-    def waiting(busy: IndexBusy) -> None:
+    def waiting(busy: store.IndexBusy) -> None:
         output.note(  # a progress note, like the summary line: not an error
             f"waiting up to {wait:g} s for {busy.holder or 'another process'} to let go of "
             f"{path} (--wait)"
@@ -198,8 +197,6 @@ def committed_lines(con, held_before: int | None, counted: int) -> int:
 
 def build_failure(path: str, exc: BaseException, report, interrupted: bool) -> BaseException:
     """What a build that stopped part way says: one line, with the lines it committed."""
-    from mailidx import store
-
     if interrupted or isinstance(exc, (KeyboardInterrupt, Interrupted)):
         return Interrupted(
             f"interrupted; {report.lines:,} lines committed, run build again to continue"
@@ -207,5 +204,5 @@ def build_failure(path: str, exc: BaseException, report, interrupted: bool) -> B
     if isinstance(exc, MailidxError):
         return exc
     if isinstance(exc, OSError) or "duckdb" in type(exc).__module__:
-        return store.failure(path, exc, committed=report.lines)
+        return write_failure(path, exc, committed=report.lines)
     return exc
