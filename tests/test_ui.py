@@ -82,3 +82,20 @@ def test_the_shell_binds_parameters_set_with_dot_param(capsys):
     shell.handle(".param bogus")
     assert "use .param set NAME VALUE" in capsys.readouterr().err
     con.close()
+
+
+def test_build_says_which_failure_stopped_it_opening_the_index(tmp_path):
+    """A bad --tz is named as such; a failure before it (a file where a directory should be)
+    says what it is, never that the zone is wrong."""
+    log = tmp_path / "maillog"
+    log.write_text("Nov 27 10:00:00 h postfix/qmgr[1]: ABC: removed\n")
+    good = Mailidx(tmp_path / "index.duckdb", tmp_path)
+    proc = good.run("build", str(log), "--tz", "Bad/Zone", check=False)
+    assert proc.returncode == 2
+    assert "mailidx: --tz: cannot use time zone 'Bad/Zone'" in proc.stderr.decode()
+    (tmp_path / "f").write_text("")
+    blocked = Mailidx(tmp_path / "f" / "index.duckdb", tmp_path)
+    proc = blocked.run("build", str(log), "--tz", "UTC", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "is a file, not a directory" in err
+    assert "time zone" not in err
