@@ -1,3 +1,3 @@
-from mailidx.cli import main
+from mailidx.ui.cli import main
 
 main()

@@ -2,11 +2,13 @@
 
 Everything here is a :class:`MailidxError`: a one-line message saying what went wrong and what
 to do next, and the exit status it ends the command with (1 for a user error, 2 for bad usage,
-130 for an interrupt). The library raises them and never prints; ``mailidx.cli`` has the one
+130 for an interrupt). The library raises them and never prints; ``mailidx.ui.cli`` has the one
 handler that writes ``mailidx: MESSAGE`` on stderr and exits.
 
 Also here: :func:`os_problem`, which names the operating system's complaints (disk full,
-permission denied, read-only file system, …) the same way wherever they come from.
+permission denied, read-only file system, …) the same way wherever they come from, and the
+one-line messages for an index that cannot be opened (:func:`open_failure`), is damaged
+(:func:`damaged`) or cannot be written (:func:`write_failure`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ class QueryError(MailidxError):
     """A query the user cannot run as asked."""
 
 
+class BadTime(UsageError, QueryError):
+    """A --since/--until (or --tz) value that is not a time: bad usage, exit 2."""
+
+
 class Interrupted(MailidxError):
     """Ctrl-C (SIGINT) or SIGTERM stopped the command."""
 
@@ -82,3 +88,57 @@ def is_disk_full(exc: BaseException) -> bool:
 def one_line(text: str) -> str:
     """The first line of a (DuckDB) message."""
     return text.strip().splitlines()[0] if text.strip() else text
+
+
+# What DuckDB says when the file ends before a block it needs
+DAMAGE_WORDS = ("could not read enough bytes", "corrupt", "checksum", "file is too small")
+
+
+def open_failure(path: str, exc: Exception) -> IndexUnusable:
+    """The one-line error for an index file DuckDB could not open."""
+    text = one_line(str(exc))
+    problem = os_problem(exc)
+    if problem == "permission denied":
+        return IndexUnusable(
+            f"{path}: permission denied; run as a user who may read (and, for "
+            "build, write) it and its directory"
+        )
+    if problem == "read-only file system":
+        return IndexUnusable(
+            f"{path}: read-only file system; build needs a writable disk (pass --db on another one)"
+        )
+    if problem is not None:
+        return write_failure(path, exc)
+    if any(w in text.lower() for w in DAMAGE_WORDS):
+        return damaged(path, exc)
+    import duckdb
+
+    if isinstance(exc, duckdb.IOException):
+        return IndexUnusable(f"{path}: not a DuckDB index ({text})")
+    return IndexUnusable(f"{path}: cannot open the index: {text}")
+
+
+def damaged(path: str, exc: Exception) -> IndexDamaged:
+    return IndexDamaged(
+        f"{path}: the index file is cut short or damaged ({one_line(str(exc))}); restore it "
+        "from a copy, or build a new one (remove it or pass another --db)"
+    )
+
+
+def write_failure(path: str, exc: BaseException, committed: int | None = None) -> MailidxError:
+    """The one-line error for a failure while writing the index (disk full, permission, a
+    read-only file system, damage), with the lines this run committed before it."""
+    done = "" if committed is None else f"{committed:,} lines committed and kept; "
+    problem = os_problem(exc)
+    if is_disk_full(exc):
+        return DiskFull(f"{path}: {problem}; {done}free some space and run build again")
+    if problem == "read-only file system":
+        return IndexUnusable(f"{path}: read-only file system; {done}pass --db on a writable disk")
+    if problem == "permission denied":
+        return IndexUnusable(
+            f"{path}: permission denied; {done}run as a user who may write it and its directory"
+        )
+    if any(w in str(exc).lower() for w in DAMAGE_WORDS):
+        return damaged(path, exc)
+    reason = problem or one_line(str(exc))
+    return IndexUnusable(f"{path}: cannot write the index: {reason}; {done}run build again")

@@ -3,8 +3,9 @@
 One writing process at a time (DuckDB's file lock); readers open it read-only, and with
 DuckDB's own controls for the whole session (:data:`READ_ONLY_CONFIG`): no file outside the
 index read or written, no database attached, no extension installed or loaded. Every error
-a user can cause here becomes an ``IndexUnusable`` (or ``DiskFull``, mailidx.errors) with a
-one-line message naming the problem (busy, permission denied, read-only file system, cut short).
+a user can cause here becomes an ``IndexUnusable`` (or ``DiskFull``) with a one-line message
+naming the problem (busy, permission denied, read-only file system, cut short): mailidx.errors
+words them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from mailidx import errors
-from mailidx.errors import IndexDamaged, IndexUnusable
+from mailidx.errors import IndexUnusable, damaged, open_failure, write_failure
 
 FORMAT = "mailidx"
 UPGRADE_MEMORY_MB = 1024
@@ -44,28 +45,7 @@ READ_ONLY_CONFIG = {
     "allow_unsigned_extensions": False,
     "allow_persistent_secrets": False,
 }
-# What DuckDB says when a read-only session refuses a statement
-REFUSALS = (
-    "read-only",
-    "read only",
-    "disabled by configuration",
-    "disabled through configuration",
-    "cannot enable external access",
-    "enable_external_access is disabled",
-    "while database is running",
-)
-# What DuckDB says when the file ends before a block it needs
-DAMAGE_WORDS = ("could not read enough bytes", "corrupt", "checksum", "file is too small")
-
 IndexError_ = IndexUnusable  # the name the commands have used
-
-
-def default_db_path() -> str:
-    env = os.environ.get("MAILIDX_DB")
-    if env:
-        return env
-    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    return os.path.join(data_home, "mailidx", "index.duckdb")
 
 
 def sql_dir() -> Path:
@@ -169,12 +149,6 @@ def connect(
     return con
 
 
-def refused_read_only(exc: Exception) -> bool:
-    """Did a read-only session refuse this statement (a write, a file, an extension)?"""
-    text = str(exc).lower()
-    return isinstance(exc, duckdb.PermissionException) or any(w in text for w in REFUSALS)
-
-
 def make_parent(path: str) -> None:
     """Create the directory a new index goes in; a part of it that is a file, or a directory
     that cannot be written, is named."""
@@ -193,54 +167,6 @@ def make_parent(path: str) -> None:
         raise IndexError_(
             f"{path}: cannot create {parent}: {problem}; pass --db in a directory you may write"
         ) from None
-
-
-def open_failure(path: str, exc: Exception) -> IndexUnusable:
-    """The one-line error for an index file DuckDB could not open."""
-    text = first_line(str(exc))
-    problem = errors.os_problem(exc)
-    if problem == "permission denied":
-        return IndexError_(
-            f"{path}: permission denied; run as a user who may read (and, for "
-            "build, write) it and its directory"
-        )
-    if problem == "read-only file system":
-        return IndexError_(
-            f"{path}: read-only file system; build needs a writable disk (pass --db on another one)"
-        )
-    if problem is not None:
-        return failure(path, exc)
-    if any(w in text.lower() for w in DAMAGE_WORDS):
-        return damaged(path, exc)
-    if isinstance(exc, duckdb.IOException):
-        return IndexError_(f"{path}: not a DuckDB index ({text})")
-    return IndexError_(f"{path}: cannot open the index: {text}")
-
-
-def damaged(path: str, exc: Exception) -> IndexDamaged:
-    return IndexDamaged(
-        f"{path}: the index file is cut short or damaged ({first_line(str(exc))}); restore it "
-        "from a copy, or build a new one (remove it or pass another --db)"
-    )
-
-
-def failure(path: str, exc: BaseException, committed: int | None = None) -> errors.MailidxError:
-    """The one-line error for a failure while writing the index (disk full, permission, a
-    read-only file system, damage), with the lines this run committed before it."""
-    done = "" if committed is None else f"{committed:,} lines committed and kept; "
-    problem = errors.os_problem(exc)
-    if errors.is_disk_full(exc):
-        return errors.DiskFull(f"{path}: {problem}; {done}free some space and run build again")
-    if problem == "read-only file system":
-        return IndexError_(f"{path}: read-only file system; {done}pass --db on a writable disk")
-    if problem == "permission denied":
-        return IndexError_(
-            f"{path}: permission denied; {done}run as a user who may write it and its directory"
-        )
-    if any(w in str(exc).lower() for w in DAMAGE_WORDS):
-        return damaged(path, exc)
-    reason = problem or first_line(str(exc))
-    return IndexError_(f"{path}: cannot write the index: {reason}; {done}run build again")
 
 
 def first_line(text: str) -> str:
@@ -371,7 +297,7 @@ def open_for_writing(
         migrate(con, path, on_upgrade)
     except (duckdb.IOException, duckdb.FatalException) as exc:
         close_quietly(con)
-        raise failure(path, exc, committed=0) from None
+        raise write_failure(path, exc, committed=0) from None
     try:
         con.execute("SET TimeZone = ?", [tz])
     except duckdb.Error as exc:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.main import get_command
 
-from mailidx.cli import app
+from mailidx.ui.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS_DOC = ROOT / "docs" / "commands.md"

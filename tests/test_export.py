@@ -377,7 +377,7 @@ def test_the_shell_over_a_lake_runs_sql_and_canned_queries(mailidx, tmp_path, ca
     from prompt_toolkit.output import DummyOutput
 
     from mailidx.lake import views as lakes
-    from mailidx.shell import Shell
+    from mailidx.ui.shell import Shell
 
     mailidx.build(*lq.copy_sample(tmp_path / "logs"))
     lake = tmp_path / "lake"

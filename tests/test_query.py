@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mailidx.answers.queries import QueryError, parse_when
+from mailidx.answers.queries import QueryError
+from mailidx.clock import parse_when
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

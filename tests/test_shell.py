@@ -18,7 +18,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from mailidx import store
-from mailidx.shell import Shell
+from mailidx.ui.shell import Shell
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -110,7 +110,7 @@ def test_a_large_table_result_is_cut_with_a_note(sample):
 
 
 def test_two_word_parameters_become_name_value_pairs():
-    from mailidx.cli import pair_params
+    from mailidx.ui.cli import pair_params
 
     assert pair_params(["sql", "-p", "a", "1", "--param", "b=2", "SELECT $a"]) == [
         "sql",

@@ -7,21 +7,13 @@ offered for a query exactly when its SQL uses the parameter.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
-from mailidx.errors import QueryError, UsageError
+from mailidx.errors import QueryError
 from mailidx.store import sql_dir
 
 PARAM = re.compile(r"\$([a-z_]+)")
-RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-class BadTime(UsageError, QueryError):
-    """A --since/--until (or --tz) value that is not a time: bad usage, exit 2."""
 
 
 @dataclass
@@ -50,37 +42,6 @@ def get(name: str) -> Query:
     if name not in queries:
         raise QueryError(f"no query {name!r}; choose one of: {', '.join(queries)}")
     return queries[name]
-
-
-def parse_when(text: str, zone: str, now: dt.datetime | None = None) -> dt.datetime:
-    """An instant from `2h`, `7d`, `today`, `yesterday`, `2026-11-27` or an ISO date-time;
-    dates and times without an offset are in ``zone``."""
-    try:
-        tz = ZoneInfo(zone)
-    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
-        raise BadTime(f"no time zone {zone!r}; use a name such as Europe/Paris or UTC") from None
-    now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(tz)
-    word = text.strip().lower()
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if word == "today":
-        return midnight
-    if word == "yesterday":
-        return midnight - dt.timedelta(days=1)
-    match = RELATIVE.match(word)
-    if match:
-        try:
-            return now - dt.timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
-        except OverflowError:
-            raise BadTime(
-                f"the time {text!r} is before the year 1; use a smaller number or a date"
-            ) from None
-    try:
-        when = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise BadTime(
-            f"cannot read the time {text!r}; use 2h, 7d, today, yesterday or 2026-11-27[T10:00]"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=tz)
 
 
 def bind(query: Query, given: dict[str, object]) -> dict[str, object]:

@@ -1,5 +1,5 @@
-"""One batch into the index, as the live followers run them (log files here, the journal in
-``mailidx/journal.py``): the index is open for writing only while a batch runs, so a reader
+"""One batch into the index, as the live followers run them (log files in ``watcher.py``, the
+journal in ``journal.py``): the index is open for writing only while a batch runs, so a reader
 that holds it makes the follower wait (:class:`Busy`) and retry at most :data:`MAX_BACKOFF`
 apart; the write-ahead log is folded into the file once it has grown (:func:`wal_bytes`).
 Also the follower's :class:`Status` for a status line, and :class:`WatchError`, the one-line
@@ -11,9 +11,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import duckdb
-
-from mailidx import store
+from mailidx import clock, store
+from mailidx.errors import UsageError
 
 # Waiting for a reader that keeps the index, retry at most this far apart: a failed open costs
 # next to nothing, and a longer wait would add to the lag once the reader lets go (and could
@@ -76,10 +75,9 @@ def wal_bytes(db: str) -> int:
 
 
 def check_zone(tz: str) -> None:
-    con = duckdb.connect(":memory:")
+    """A zone DuckDB cannot use stops watch before it starts (a WatchError, as watch's other
+    failures)."""
     try:
-        con.execute("SET TimeZone = ?", [tz])
-    except duckdb.Error as exc:
-        raise WatchError(f"cannot use time zone {tz!r}: {store.first_line(str(exc))}") from None
-    finally:
-        con.close()
+        clock.check_zone(tz)
+    except UsageError as exc:
+        raise WatchError(str(exc)) from None

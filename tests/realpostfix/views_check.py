@@ -208,7 +208,7 @@ def _traced_by_every_address(con, message: dict, trace) -> list[str]:
 def _refusals_traced(con, message: dict, trace) -> list[str]:
     import io
 
-    from mailidx import output
+    from mailidx.ui import output
 
     name, ip = message["name"], message["client_ip"]
     stories = trace.stories(con, ip)

@@ -2,8 +2,9 @@
 
 Completion of SQL keywords, views, tables and columns (from the catalog, refreshed after DDL),
 syntax highlighting, multi-line input that ends with `;`, persistent history, Ctrl-C cancels a
-running query (not the shell), Ctrl-D leaves. Dot-commands live in one registry that `.help`
-prints.
+running query (not the shell), Ctrl-D leaves. SQL runs through the executor `mailidx sql` uses
+(mailidx.executor), with the `$NAME` parameters `.param set` gave. Dot-commands live in one
+registry (mailidx.ui.dotcommands) that `.help` prints.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from mailidx import output
+from mailidx import executor
+from mailidx.ui import dotcommands, output
 
 KEYWORDS = (
     "SELECT FROM WHERE GROUP BY ORDER HAVING LIMIT OFFSET JOIN LEFT RIGHT FULL INNER OUTER ON "
@@ -27,7 +28,6 @@ KEYWORDS = (
     "INTO VALUES UPDATE SET DELETE DESCRIBE SUMMARIZE EXPLAIN ANALYZE QUALIFY FILTER OVER "
     "PARTITION WINDOW INTERVAL CAST TRY_CAST"
 ).split()
-MODES = ("table", "csv", "json", "jsonl", "line")
 DDL = ("create", "drop", "alter", "comment")
 WIDE_NOTE = "(rows wider than the screen are folded: .mode line shows one column per line)"
 
@@ -35,25 +35,6 @@ WIDE_NOTE = "(rows wider than the screen are folded: .mode line shows one column
 def state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
     return Path(base) / "mailidx"
-
-
-@dataclass
-class DotCommand:
-    name: str
-    args: str
-    help: str
-    run: Callable[[Shell, list[str]], None]
-
-
-REGISTRY: dict[str, DotCommand] = {}
-
-
-def dot(name: str, args: str, help_text: str):
-    def register(func: Callable[[Shell, list[str]], None]):
-        REGISTRY[name] = DotCommand(name, args, help_text, func)
-        return func
-
-    return register
 
 
 class Shell:
@@ -68,6 +49,7 @@ class Shell:
         self.timer = False
         self.once: str | None = None
         self.output_path: str | None = None
+        self.params: dict[str, str] = {}  # .param set NAME VALUE: $NAME in the SQL
         self.words: list[str] = []
         self.refresh_words()
 
@@ -77,7 +59,7 @@ class Shell:
             "SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal"
         ).fetchall()
         names = {t for t, _ in rows} | {c for _, c in rows}
-        self.words = sorted(names) + KEYWORDS + ["." + n for n in REGISTRY]
+        self.words = sorted(names) + KEYWORDS + ["." + n for n in dotcommands.COMMANDS]
 
     # -- input --------------------------------------------------------------------------------
     @staticmethod
@@ -103,14 +85,11 @@ class Shell:
             self.error(f"cannot read {text!r}: {exc}")
             return True
         name = words[0][1:]
-        if name in ("quit", "exit", "q!"):
-            return False
-        command = REGISTRY.get(name)
+        command = dotcommands.find(name)
         if command is None:
             self.error(f"no dot-command .{name}; .help lists them")
             return True
-        command.run(self, words[1:])
-        return True
+        return command.run(self, words[1:]) is not False
 
     # -- SQL ------------------------------------------------------------------------------------
     def run_sql(self, sql: str) -> None:
@@ -118,15 +97,15 @@ class Shell:
 
         started = time.monotonic()
         try:
-            columns, rows = self.interruptible(lambda: self._execute(sql))
+            columns, rows = self.interruptible(
+                lambda: executor.last_rows(self.con, sql, self.params)
+            )
         except KeyboardInterrupt:
             self.error("query cancelled")
             return
         except duckdb.Error as exc:
-            from mailidx import store
-
-            message = " ".join(str(exc).split())
-            if not self.write and store.refused_read_only(exc):
+            message = executor.one_line(exc)
+            if not self.write and executor.refused_read_only(exc):
                 message += " (the shell opens the index read-only: start it with --write)"
             self.error(message)
             return
@@ -136,15 +115,6 @@ class Shell:
             output.note(f"{len(rows)} rows in {time.monotonic() - started:.3f} s")
         if self.write and sql.lstrip().lower().startswith(DDL):
             self.refresh_words()
-
-    def _execute(self, sql: str):
-        columns, rows = [], []
-        for statement in self.con.extract_statements(sql):
-            cur = self.con.execute(statement)
-            if cur.description:
-                columns = [d[0] for d in cur.description]
-                rows = cur.fetchall()
-        return columns, rows
 
     def interruptible(self, work: Callable):
         """Run work in a thread; Ctrl-C interrupts the query, not the shell."""
@@ -264,140 +234,3 @@ class Shell:
                 break
             if not self.handle(text):
                 break
-
-
-# -- dot-commands ------------------------------------------------------------------------------
-
-
-@dot("help", "", "this list")
-def _help(shell: Shell, args: list[str]) -> None:
-    rows = [[f".{c.name} {c.args}".strip(), c.help] for c in REGISTRY.values()]
-    output.render(["command", "what it does"], rows, "table", shell.out)
-
-
-@dot("views", "", "the views and tables to query")
-def _views(shell: Shell, args: list[str]) -> None:
-    from mailidx.answers import schema
-
-    rows = [[r.name, r.kind, r.description] for r in schema.describe(shell.con)]
-    shell.render(["name", "kind", "description"], rows, shell.out)
-
-
-REGISTRY["tables"] = DotCommand("tables", "", "the same as .views", _views)
-
-
-@dot("schema", "[VIEW]", "columns of a view with what each means")
-def _schema(shell: Shell, args: list[str]) -> None:
-    from mailidx.answers import schema
-
-    if not args:
-        return _views(shell, args)
-    found = schema.describe(shell.con, (args[0],))
-    if not found:
-        shell.error(f"no view or table {args[0]!r}; .views lists them")
-        return
-    rows = [[c.name, c.type, c.description] for c in found[0].columns]
-    shell.render(["column", "type", "description"], rows, shell.out)
-
-
-@dot(
-    "mode",
-    "table|csv|json|jsonl|line",
-    "how results print; line: one column = value per line, best for a wide row",
-)
-def _mode(shell: Shell, args: list[str]) -> None:
-    if len(args) != 1 or args[0] not in MODES:
-        shell.error(f"use .mode {'|'.join(MODES)} (now {shell.mode})")
-        return
-    shell.mode = args[0]
-
-
-@dot("once", "FILE", "write the next result to FILE")
-def _once(shell: Shell, args: list[str]) -> None:
-    if len(args) != 1:
-        shell.error("use .once FILE")
-        return
-    shell.once = args[0]
-
-
-@dot("output", "[FILE]", "write results to FILE (no FILE: back to the screen)")
-def _output(shell: Shell, args: list[str]) -> None:
-    shell.output_path = args[0] if args else None
-    if shell.output_path:
-        Path(shell.output_path).write_text("")
-
-
-@dot("timer", "on|off", "show how long each query took")
-def _timer(shell: Shell, args: list[str]) -> None:
-    if args not in (["on"], ["off"]):
-        shell.error("use .timer on|off")
-        return
-    shell.timer = args == ["on"]
-
-
-@dot("q", "NAME [--filter value …]", "run a canned query (mailidx query --list)")
-def _query(shell: Shell, args: list[str]) -> None:
-    from mailidx.answers import queries
-
-    if not args:
-        rows = [[q.name, q.help] for q in queries.catalog().values()]
-        shell.render(["query", "what"], rows, shell.out)
-        return
-    given: dict = {"limit": 100}
-    rest = args[1:]
-    try:
-        query = queries.get(args[0])
-        while rest:
-            flag = rest.pop(0)
-            if not flag.startswith("--") or not rest:
-                raise queries.QueryError(f"filters go as --name value (got {flag!r})")
-            name, value = flag[2:], rest.pop(0)
-            if name in ("since", "until"):
-                value = queries.parse_when(value, _zone())
-            elif name == "limit":
-                value = int(value)
-            given[name] = value
-        params = queries.bind(query, given)
-        columns, rows = shell.interruptible(lambda: queries.run(shell.con, query, params))
-    except (queries.QueryError, ValueError) as exc:
-        shell.error(str(exc))
-        return
-    shell.show(columns, rows)
-
-
-@dot("trace", "TERM", "the story of a message (queue ID, Message-ID, address, client)")
-def _trace(shell: Shell, args: list[str]) -> None:
-    from mailidx.answers import trace
-
-    if len(args) != 1:
-        shell.error("use .trace TERM")
-        return
-    stories = shell.interruptible(lambda: trace.stories(shell.con, args[0]))
-    if not stories:
-        shell.error(f"nothing matches {args[0]!r}")
-        return
-    output.render_stories(stories, shell.out)
-
-
-@dot("read", "FILE", "run the SQL in FILE")
-def _read(shell: Shell, args: list[str]) -> None:
-    if len(args) != 1:
-        shell.error("use .read FILE")
-        return
-    try:
-        text = Path(args[0]).read_text()
-    except OSError as exc:
-        shell.error(f"{args[0]}: cannot read: {exc.strerror or exc}")
-        return
-    shell.run_sql(text)
-
-
-@dot("quit", "", "leave the shell (or Ctrl-D)")
-def _quit(shell: Shell, args: list[str]) -> None:  # handled in dot_command
-    pass
-
-
-def _zone() -> str:
-    from mailidx.cli import local_zone
-
-    return local_zone()
