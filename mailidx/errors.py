@@ -14,6 +14,7 @@ one-line messages for an index that cannot be opened (:func:`open_failure`), is 
 from __future__ import annotations
 
 import errno
+import re
 
 
 class MailidxError(Exception):
@@ -34,6 +35,29 @@ class IndexUnusable(MailidxError):
 
 class IndexDamaged(IndexUnusable):
     """The index file is cut short or its blocks cannot be read."""
+
+
+class IndexBusy(IndexUnusable):
+    """Another process holds the index; ``holder`` says which ("pid 42 (java)") when DuckDB's
+    lock error names it."""
+
+    def __init__(self, path: str, exc: Exception) -> None:
+        found = re.search(r"PID (\d+)", str(exc))
+        pid = found.group(1) if found else None
+        program = program_of(pid) if pid else None
+        self.holder = None if pid is None else f"pid {pid} ({program})" if program else f"pid {pid}"
+        super().__init__(
+            f"index is busy{f' (pid {pid})' if pid else ''}: {program or 'another process'} "
+            f"holds {path}; wait for it to finish or stop it"
+        )
+
+
+def program_of(pid: str) -> str | None:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
 
 
 class DiskFull(MailidxError):

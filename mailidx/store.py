@@ -1,4 +1,5 @@
-"""The DuckDB index: opening it, migrating its schema, and appending batches.
+"""The DuckDB index: opening it (the lock, busy waits), migrating its schema and views, its meta
+and file-state reads; the writes of a batch are mailidx.ingest.write's.
 
 One writing process at a time (DuckDB's file lock); readers open it read-only, and with
 DuckDB's own controls for the whole session (:data:`READ_ONLY_CONFIG`): no file outside the
@@ -13,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from mailidx import errors
-from mailidx.errors import IndexUnusable, damaged, open_failure, write_failure
+from mailidx.errors import IndexBusy, IndexUnusable, damaged, open_failure, write_failure
 
 FORMAT = "mailidx"
 UPGRADE_MEMORY_MB = 1024
@@ -63,29 +63,6 @@ def migration_files() -> list[Path]:
 
 def view_files() -> list[Path]:
     return sorted((sql_dir() / "views").glob("*.sql"))
-
-
-class IndexBusy(IndexUnusable):
-    """Another process holds the index; ``holder`` says which ("pid 42 (java)") when DuckDB's
-    lock error names it."""
-
-    def __init__(self, path: str, exc: Exception) -> None:
-        found = re.search(r"PID (\d+)", str(exc))
-        pid = found.group(1) if found else None
-        program = program_of(pid) if pid else None
-        self.holder = None if pid is None else f"pid {pid} ({program})" if program else f"pid {pid}"
-        super().__init__(
-            f"index is busy{f' (pid {pid})' if pid else ''}: {program or 'another process'} "
-            f"holds {path}; wait for it to finish or stop it"
-        )
-
-
-def program_of(pid: str) -> str | None:
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip() or None
-    except OSError:
-        return None
 
 
 def connect(

@@ -8,10 +8,12 @@ import subprocess
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from mailidx.errors import MailidxError
+
 DEFAULT_SENDMAIL = "/usr/sbin/sendmail"
 
 
-class MailError(Exception):
+class MailError(MailidxError):
     """The mail could not be handed over; the message is one line for the user."""
 
 

@@ -35,6 +35,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailidx.errors import MailidxError
 from mailidx.lake import partitions
 from mailidx.lake.partitions import NULL_PARTITION, is_remote
 
@@ -58,7 +59,7 @@ TABLES: dict[str, str | None] = {
 }
 
 
-class ExportError(Exception):
+class ExportError(MailidxError):
     """An export that cannot be done as asked; the message is one line for the user."""
 
 

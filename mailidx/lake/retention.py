@@ -18,13 +18,14 @@ import os
 from dataclasses import dataclass
 
 from mailidx import store
+from mailidx.errors import MailidxError
 from mailidx.ingest import indexer
 from mailidx.lake import export
 
 WAIT_SECONDS = 30.0
 
 
-class PruneError(Exception):
+class PruneError(MailidxError):
     """A prune that cannot be done as asked; the message is one line for the user."""
 
 

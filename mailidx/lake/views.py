@@ -18,6 +18,7 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
+from mailidx.errors import MailidxError
 from mailidx.lake import export, partitions
 from mailidx.store import sql_dir
 
@@ -26,7 +27,7 @@ DERIVED = ("flows", "message_flows")  # defined by SQL over the exported tables
 SOURCE = "views/80_flows.sql"
 
 
-class LakeError(Exception):
+class LakeError(MailidxError):
     """A lake that cannot be read as asked; the message is one line for the user."""
 
 

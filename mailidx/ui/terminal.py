@@ -23,7 +23,8 @@ def fail(message: str | MailidxError) -> None:
 
 @contextlib.contextmanager
 def failing_plainly(*kinds: type[BaseException]):
-    """These errors end the command with their message on one line and exit status 1."""
+    """These errors end the command with their message on one line and exit status 1, whatever
+    their own status (report, export and prune have always ended a bad time with 1)."""
     try:
         yield
     except kinds as exc:

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 
 from mailidx import clock, store
-from mailidx.errors import UsageError
+from mailidx.errors import IndexBusy, MailidxError, UsageError
 
 # Waiting for a reader that keeps the index, retry at most this far apart: a failed open costs
 # next to nothing, and a longer wait would add to the lag once the reader lets go (and could
@@ -20,7 +20,7 @@ from mailidx.errors import UsageError
 MAX_BACKOFF = 0.25
 
 
-class WatchError(Exception):
+class WatchError(MailidxError):
     """Watching cannot go on; the message is one line for the user."""
 
 
@@ -55,7 +55,7 @@ def open_index(db: str, tz: str, migrate: bool, small: bool = False):
         else:
             con = store.connect(db, read_only=False, wait=0)
             con.execute("SET TimeZone = ?", [tz])
-    except store.IndexBusy as exc:
+    except IndexBusy as exc:
         raise Busy(exc.holder) from None
     except store.IndexError_ as exc:
         raise WatchError(str(exc)) from None

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import duckdb
 
 from mailidx import store
+from mailidx.errors import IndexBusy
 from mailidx.ingest.journal import JournalReport, Stream, commit, load_stream, skip_before
 from mailidx.ingest.journal_entry import Entry
 from mailidx.ingest.journalctl import Journal, machine_id, open_reader
@@ -117,7 +118,7 @@ class Follower:
             else:
                 con = store.connect(self.db, read_only=False, wait=0)
                 con.execute("SET TimeZone = ?", [self.options.tz])
-        except store.IndexBusy:
+        except IndexBusy:
             raise
         except store.IndexError_ as exc:
             raise self.watch.WatchError(str(exc)) from None
@@ -129,7 +130,7 @@ class Follower:
         now = time.monotonic()
         try:
             con = self._open()
-        except store.IndexBusy as busy:
+        except IndexBusy as busy:
             self.status.holder = busy.holder or "another process"
             if self.blocked_since is None:
                 self.blocked_since = now

@@ -278,5 +278,4 @@ def report(
         except OSError as exc:
             fail(f"cannot write {html}: {exc.strerror}")
     if mail_to:
-        with failing_plainly(mail.MailError):
-            mail.send(mail.message(mail_to, title, text.getvalue(), document, mail_from), sendmail)
+        mail.send(mail.message(mail_to, title, text.getvalue(), document, mail_from), sendmail)

@@ -8,7 +8,7 @@ import time
 
 import typer
 
-from mailidx.errors import Interrupted, MailidxError, write_failure
+from mailidx.errors import IndexBusy, Interrupted, MailidxError, write_failure
 from mailidx.ui import output
 from mailidx.ui.options import (
     DbOption,
@@ -85,7 +85,7 @@ def build(
         options.chunk_bytes = int(os.environ["MAILIDX_BATCH_BYTES"])
     report, read = indexer.BuildReport(), None
 
-    def waiting(busy: store.IndexBusy) -> None:
+    def waiting(busy: IndexBusy) -> None:
         output.note(  # a progress note, like the summary line: not an error
             f"waiting up to {wait:g} s for {busy.holder or 'another process'} to let go of "
             f"{path} (--wait)"

@@ -30,13 +30,12 @@ def export_lake(
     db: str | None = DbOption,
 ) -> None:
     """Write the index as Hive-partitioned Parquet (DIR/TABLE/host=H/day=D/), only what changed."""
-    from mailidx import lake as lakes
     from mailidx import store
     from mailidx.lake import export
+    from mailidx.lake import views as lakes
 
     if views is not None:
-        with failing_plainly(lakes.LakeError, export.ExportError):
-            sys.stdout.write(lakes.script(lake, views, location))
+        sys.stdout.write(lakes.script(lake, views, location))
         return
     tz = zone(tz)
     with failing_plainly(QueryError, IndexUnusable, export.ExportError, lakes.LakeError):
@@ -74,9 +73,9 @@ def prune(
     db: str | None = DbOption,
 ) -> None:
     """Remove old days from the index (UTC days) and shrink the file."""
-    from mailidx import lake as lakes
     from mailidx.lake import export
     from mailidx.lake import retention as pruning
+    from mailidx.lake import views as lakes
 
     tz = zone(tz)
     kinds = (QueryError, IndexUnusable, export.ExportError, lakes.LakeError, pruning.PruneError)

@@ -12,7 +12,7 @@ import typer
 from mailidx import executor
 from mailidx.ui import output
 from mailidx.ui.options import DbOption, FormatOption, db_path, pick_format
-from mailidx.ui.terminal import fail, failing_plainly
+from mailidx.ui.terminal import fail
 
 TABLE_MAX_ROWS = 500
 
@@ -86,11 +86,9 @@ def open_for_sql(path: str, write: bool, lake: str | None):
     from mailidx import store
 
     if lake is not None:  # sqlglot only here: `mailidx sql` on the index starts without it
-        from mailidx import lake as lakes
-        from mailidx.lake import export
+        from mailidx.lake import views as lakes
 
-        with failing_plainly(lakes.LakeError, export.ExportError):
-            return lakes.connect(lake)
+        return lakes.connect(lake)  # a LakeError or ExportError: one line, exit 1
     return store.connect(path, read_only=not write, current=False)
 
 

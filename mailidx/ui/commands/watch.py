@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from mailidx.errors import IndexUnusable
+from mailidx.errors import MailidxError
 from mailidx.ui import output
 from mailidx.ui.options import (
     DbOption,
@@ -48,12 +48,10 @@ def watch(
 ) -> None:
     """Index continuously as the log files grow and rotate (or as the journal grows); readers
     get in between batches."""
-    from mailidx.ingest import journalctl as journals
     from mailidx.ingest import sources
     from mailidx.watch import follow
     from mailidx.watch import journal as journal_follow
     from mailidx.watch import watcher as watching
-    from mailidx.watch.batch import WatchError
 
     tz = zone(tz)
     source, start = pick_journal(journal, journal_file, journal_dir, since, tz)
@@ -81,7 +79,7 @@ def watch(
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: watcher.stop())
         status = watcher.run()
-    except (WatchError, IndexUnusable, journals.JournalError) as exc:
+    except MailidxError as exc:  # WatchError, IndexUnusable, JournalError, …
         line.clear()
         fail(exc)
     line.clear()
