@@ -1,6 +1,6 @@
 """The docs keep in step with the CLI: every command and every option it has is in
-docs/commands.md (in that command's row), a short option means one thing across commands, and
-the README's links lead to files that exist."""
+docs/commands.md (in that command's row), and so is every dot-command of the shell; a short
+option means one thing across commands, and the README's links lead to files that exist."""
 
 from __future__ import annotations
 
@@ -39,6 +39,15 @@ def test_every_command_and_its_options_are_in_the_commands_doc(command):
     ]
     missing = [opt for opt in options if not re.search(re.escape(opt) + r"(?![\w-])", rows)]
     assert missing == [], f"`mailidx {command}` options missing from docs/commands.md"
+
+
+def test_every_dot_command_of_the_shell_is_in_the_shell_row_of_the_commands_doc():
+    from mailidx.ui.dotcommands import COMMANDS
+
+    shell_row = next(r for r in rows_of("sql").splitlines() if "interactive SQL shell" in r)
+    names = {command.name for command in COMMANDS.values()}
+    assert "param" in names  # the registry is the one the shell uses
+    assert sorted(n for n in names if not re.search(rf"`\.{n}\b", shell_row)) == []
 
 
 def test_the_commands_doc_names_no_command_the_cli_lacks():
