@@ -208,7 +208,7 @@ def _traced_by_every_address(con, message: dict, trace) -> list[str]:
 def _refusals_traced(con, message: dict, trace) -> list[str]:
     import io
 
-    from mailidx.ui import output
+    from mailidx.ui import trace_text
 
     name, ip = message["name"], message["client_ip"]
     stories = trace.stories(con, ip)
@@ -222,7 +222,7 @@ def _refusals_traced(con, message: dict, trace) -> list[str]:
         ):
             out.append(f"{name}: trace {ip} lacks the {want['category']} refusal of {address}")
     text = io.StringIO()
-    output.render_stories(stories, text)
+    trace_text.render(stories, text)
     if "Relay access denied" not in text.getvalue() or ip not in text.getvalue():
         out.append(f"{name}: trace {ip} as text does not show the refusal")
     if any(trace.as_data(s)["refusals"] == [] for s in stories):
