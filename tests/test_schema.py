@@ -50,6 +50,13 @@ def test_schema_command_refuses_an_unknown_view(mailidx):
     assert b"no view or table 'nope'; choose one of: messages" in proc.stderr
 
 
+def test_schema_command_names_markdown_among_the_formats_it_refuses_others_for(mailidx):
+    proc = mailidx.run("schema", "--format", "yaml", check=False)
+    assert proc.returncode == 2
+    assert b"choose one of table, csv, json, jsonl, markdown" in proc.stderr
+    assert mailidx.run("schema", "--format", "markdown").stdout.startswith(b"#")
+
+
 def test_a_plain_duckdb_process_lists_and_queries_every_view(tmp_path):
     """Another process, with nothing but the duckdb package, opening the index read-only."""
     from tests.conftest import Mailidx

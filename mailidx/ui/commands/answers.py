@@ -206,6 +206,8 @@ def schema(
     from mailidx.answers import schema as schema_mod
 
     markdown = fmt == "markdown"
+    formats = (*output.FORMATS, "markdown")
+    check_format(fmt, formats, f"choose one of {', '.join(formats)}")
     fmt = "table" if markdown else pick_format(fmt)
     con = schema_mod.open_schema(db_path(db))
     names = schema_mod.PUBLIC if view is None else (view,)
