@@ -15,18 +15,9 @@ import duckdb
 
 from mailidx.lake import export
 from tests import lake_questions as lq
+from tests.generated import generated_log
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def generated_log(path: Path, lines: int, days: int = 3, start: str = "2026-10-01") -> Path:
-    """Realistic Postfix traffic from bench/generate_log.py (a fixed seed)."""
-    subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "generate_log.py"), "--lines", str(lines),
-         "--days", str(days), "--start", start, "--out", str(path)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return path
 
 
 def lake_state(lake: Path) -> dict[str, tuple]:

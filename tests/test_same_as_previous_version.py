@@ -19,6 +19,7 @@ import duckdb
 import pytest
 
 from tests.conftest import Mailidx, decompressed
+from tests.generated import generated_log
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -117,21 +118,11 @@ def _comparable(view: str, name: str, kind: str) -> str:
     return f'"{name}"'
 
 
-def generated_log(path: Path, lines: int, seed: int) -> Path:
-    subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "generate_log.py"), "--lines", str(lines)]
-        + ["--seed", str(seed), "--days", "2", "--out", str(path)],
-        check=True,
-        capture_output=True,
-    )
-    return path
-
-
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory, reference) -> tuple[Path, Path]:
     """A generated log and the previous version's index of it, built in one go."""
     tmp = tmp_path_factory.mktemp("generated")
-    log = generated_log(tmp / "maillog", 40_000, seed=11)
+    log = generated_log(tmp / "maillog", 40_000, days=2, start="2024-11-25", seed=11)
     theirs = tmp / "reference.duckdb"
     build_with_reference(reference, theirs, log)
     return log, theirs

@@ -5,7 +5,7 @@ those."""
 from __future__ import annotations
 
 from mailidx import store
-from tests.test_export import generated_log
+from tests.generated import generated_log
 
 
 def test_the_stored_per_message_views_are_stored_in_time_order_after_a_two_thread_build(

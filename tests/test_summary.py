@@ -8,13 +8,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.generated import generated_log
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-BENCH = Path(__file__).resolve().parents[1] / "bench"
 ORDER = ["maillog.2.gz", "maillog.1", "maillog"]
 TOTAL = re.compile(r"^\s+(\d+)([km ]?)\s+(.+?)\s*(?:\((\d+)%?.*\))?$")
 
@@ -136,13 +136,8 @@ def generated(request, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("gen")
     log = tmp / "maillog"
-    days = {"dense": "0.3", "sparse": "7"}[request.param]
-    subprocess.run(
-        [sys.executable, str(BENCH / "generate_log.py"), "--lines", "40000", "--seed", "2"]
-        + ["--days", days, "--out", str(log)],
-        check=True,
-        capture_output=True,
-    )
+    days = {"dense": 0.3, "sparse": 7}[request.param]
+    generated_log(log, 40_000, days=days, start="2024-11-25", seed=2)
     idx = Mailidx(tmp / "index.duckdb", tmp)
     idx.build(log, "--year", "2024")
     return request.param, idx, log
