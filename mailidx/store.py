@@ -1,5 +1,5 @@
-"""The DuckDB index: opening it (the lock, busy waits), migrating its schema and views, its meta
-and file-state reads; the writes of a batch are mailidx.ingest.write's.
+"""The DuckDB index: opening it (the lock, busy waits), migrating its schema and views, its meta;
+the files it knows are mailidx.ingest.files', the writes of a batch mailidx.ingest.write's.
 
 One writing process at a time (DuckDB's file lock); readers open it read-only, and with
 DuckDB's own controls for the whole session (:data:`READ_ONLY_CONFIG`): no file outside the
@@ -16,7 +16,6 @@ import hashlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -300,29 +299,6 @@ def close_quietly(con) -> None:
         con.close()
 
 
-@dataclass
-class FileState:
-    """What the index knows of one log file."""
-
-    file_id: int
-    path: str
-    head: bytes
-    bytes_done: int
-    lines_done: int
-    last_year: int | None
-    last_month: int | None
-    is_new: bool = False
-
-
-def known_files(con) -> list[FileState]:
-    """The log files the index knows (not the journal streams: mailidx/journal.py)."""
-    rows = con.execute(
-        "SELECT file_id, path, head, bytes_done, lines_done, last_year, last_month FROM files "
-        "WHERE file_id NOT IN (SELECT file_id FROM journals)"
-    ).fetchall()
-    return [FileState(*row) for row in rows]
-
-
 def event_tables(con) -> dict[str, list[str]]:
     """The ev_* tables and their columns, as the schema on disk has them."""
     rows = con.execute(
@@ -348,10 +324,6 @@ CACHE_ORDER = {
 }
 # Per line: a batch appends the rows of its own lines.
 LINE_CACHES = ("rejects",)
-
-
-def next_file_id(con) -> int:
-    return con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchall()[0][0]
 
 
 def db_size(path: str) -> int:

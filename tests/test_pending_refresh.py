@@ -5,7 +5,7 @@ next build (even with nothing new to read) brings the stored rows up to date fir
 from __future__ import annotations
 
 from mailidx import store
-from mailidx.ingest import indexer, sources, write
+from mailidx.ingest import files, indexer, sources, write
 from tests.conftest import Mailidx
 from tests.test_stored_views import STORED, differences, sample_lines
 
@@ -21,7 +21,7 @@ def test_a_build_that_died_before_its_refresh_is_completed_by_the_next_build(tmp
     report = indexer.BuildReport()
     source = sources.open_source(str(log))
     try:
-        indexer.index_source(con, source, store.known_files(con), options, report)
+        indexer.index_source(con, source, files.known_files(con), options, report)
     finally:
         source.close()
     con.close()
@@ -53,7 +53,7 @@ def test_readers_see_the_stored_rows_of_the_last_refresh_while_lines_are_pending
     report = indexer.BuildReport()
     source = sources.open_source(str(log))
     try:
-        indexer.index_source(con, source, store.known_files(con), indexer.Options("UTC"), report)
+        indexer.index_source(con, source, files.known_files(con), indexer.Options("UTC"), report)
     finally:
         source.close()
     con.close()
@@ -91,7 +91,7 @@ def test_prune_after_a_build_that_died_before_its_refresh_leaves_nothing_pending
     source = sources.open_source(str(log))
     try:
         options = indexer.Options(tz="UTC", year=2026, chunk_bytes=8000)
-        indexer.index_source(con, source, store.known_files(con), options, report)
+        indexer.index_source(con, source, files.known_files(con), options, report)
     finally:
         source.close()
     con.close()

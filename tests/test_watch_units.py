@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from mailidx.store import FileState
+from mailidx.ingest.files import FileState
 from mailidx.watch import follow
 from mailidx.watch.batch import Status, WatchError
 from mailidx.watch.lag import Reporter

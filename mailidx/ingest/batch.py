@@ -9,13 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from mailidx import store
+from mailidx.ingest import files
 from mailidx.ingest.years import years
 
 ARROW_BATCH_ROWS = 32 * 1024
 
 
-def to_batch(chunk: bytes, offset: int, first_line: int, state: store.FileState) -> pa.Table:
+def to_batch(chunk: bytes, offset: int, first_line: int, state: files.FileState) -> pa.Table:
     """An Arrow table of the chunk's lines (without their newlines) with byte offsets, line
     numbers and the year of year-less times; moves the year state on to the chunk's end.
 

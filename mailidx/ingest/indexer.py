@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from mailidx import store
 from mailidx.errors import Interrupted
-from mailidx.ingest import sources
+from mailidx.ingest import files, sources
 from mailidx.ingest.batch import ARROW_BATCH_ROWS, to_batch
 from mailidx.ingest.sources import Source, SourceError
 from mailidx.ingest.write import PHASES, append_batch, refresh_caches, timed
@@ -61,7 +61,7 @@ REFRESH_AFTER_PENDING = 500_000
 Progress = Callable[[int], None]  # called with the number of bytes just indexed
 
 
-def match_file(known: list[store.FileState], head: bytes) -> store.FileState | None:
+def match_file(known: list[files.FileState], head: bytes) -> files.FileState | None:
     """The known file this head belongs to: one starts with the other (longest match wins)."""
     matches = [s for s in known if head.startswith(s.head) or s.head.startswith(head)]
     return max(matches, key=lambda s: len(s.head), default=None)
@@ -75,34 +75,34 @@ class KnownFiles:
     10,000 files would otherwise compare every head with every other). Wraps the caller's
     list: a file added here is added there too."""
 
-    def __init__(self, con, known: list[store.FileState]) -> None:
+    def __init__(self, con, known: list[files.FileState]) -> None:
         self.files = known
-        self.by_prefix: dict[bytes, list[store.FileState]] = {}
-        self.short: list[store.FileState] = []
+        self.by_prefix: dict[bytes, list[files.FileState]] = {}
+        self.short: list[files.FileState] = []
         for state in known:
             self._index(state)
-        self.next_id = max(store.next_file_id(con), max((s.file_id for s in known), default=0) + 1)
+        self.next_id = max(files.next_file_id(con), max((s.file_id for s in known), default=0) + 1)
 
-    def _index(self, state: store.FileState) -> None:
+    def _index(self, state: files.FileState) -> None:
         if len(state.head) >= PREFIX:
             self.by_prefix.setdefault(state.head[:PREFIX], []).append(state)
         else:
             self.short.append(state)
 
-    def match(self, head: bytes) -> store.FileState | None:
+    def match(self, head: bytes) -> files.FileState | None:
         candidates = self.short + self.by_prefix.get(head[:PREFIX], [])
         if len(head) < PREFIX:
             candidates = self.files
         return match_file(candidates, head)
 
-    def new(self, path: str, head: bytes) -> store.FileState:
-        state = store.FileState(self.next_id, path, head, 0, 0, None, None, is_new=True)
+    def new(self, path: str, head: bytes) -> files.FileState:
+        state = files.FileState(self.next_id, path, head, 0, 0, None, None, is_new=True)
         self.next_id += 1
         self.files.append(state)
         self._index(state)
         return state
 
-    def grew(self, state: store.FileState, head: bytes) -> None:
+    def grew(self, state: files.FileState, head: bytes) -> None:
         """A known file's longer head (it was shorter than HEAD_BYTES when first seen)."""
         if len(head) >= PREFIX > len(state.head):
             self.short.remove(state)
@@ -121,7 +121,7 @@ def parse_lines(lines: list[str], *, year: int = 2026, tz: str = "UTC") -> list[
     con = duckdb.connect(":memory:")
     store.migrate(con, ":memory:")
     con.execute("SET TimeZone = ?", [tz])
-    state = store.FileState(1, "-", b"", 0, 0, year, None, is_new=True)
+    state = files.FileState(1, "-", b"", 0, 0, year, None, is_new=True)
     data = "".join(line + "\n" for line in lines).encode()
     batcher = Batcher(con, Options(tz=tz, year=year), BuildReport())
     batcher.add(state, data, 0)
@@ -147,10 +147,10 @@ class Batcher:
         self.report = report
         self.refresh = refresh  # each batch refreshes the stored views in its transaction
         self.tables: list[pa.Table] = []
-        self.states: dict[int, store.FileState] = {}
+        self.states: dict[int, files.FileState] = {}
         self.size = 0
 
-    def add(self, state: store.FileState, chunk: bytes, start: int) -> None:
+    def add(self, state: files.FileState, chunk: bytes, start: int) -> None:
         with timed("reading + cutting"):
             table = to_batch(chunk, start, state.lines_done + 1, state)
             table = table.add_column(0, "file_id", pa.repeat(state.file_id, table.num_rows))
@@ -185,7 +185,7 @@ class Batcher:
 def index_source(
     con,
     source: Source,
-    known: list[store.FileState] | KnownFiles,
+    known: list[files.FileState] | KnownFiles,
     options: Options,
     report: BuildReport,
     progress: Progress | None = None,
@@ -273,7 +273,7 @@ def build(
     con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_AFTER}'")
     PHASES.clear()
     refresh_caches(con)  # what a build killed before its end left pending
-    known = KnownFiles(con, store.known_files(con))
+    known = KnownFiles(con, files.known_files(con))
     batcher = Batcher(con, options, report)
     for path in order_by_age(paths):
         if options.stopped():

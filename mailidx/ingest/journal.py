@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailidx import store
+from mailidx.ingest import files
 from mailidx.ingest.batch import to_batch
 from mailidx.ingest.journal_entry import Entry, stamp
 from mailidx.ingest.journalctl import Journal, Position, machine_id, open_reader
@@ -26,7 +27,7 @@ STREAM_PREFIX = "journal:"
 class Stream:
     """What the index knows of one machine's journal."""
 
-    file: store.FileState
+    file: files.FileState
     machine_id: str
     position: Position
     known: bool  # a journals row exists
@@ -55,10 +56,10 @@ def load_stream(con, machine: str) -> Stream:
     ).fetchall()
     if row:
         file_id, done, lines, cursor, realtime = row[0]
-        state = store.FileState(file_id, path, path.encode(), done, lines, None, None)
+        state = files.FileState(file_id, path, path.encode(), done, lines, None, None)
         return Stream(state, machine, Position(cursor, realtime), known=True)
-    state = store.FileState(
-        store.next_file_id(con), path, path.encode(), 0, 0, None, None, is_new=True
+    state = files.FileState(
+        files.next_file_id(con), path, path.encode(), 0, 0, None, None, is_new=True
     )
     return Stream(state, machine, Position(), known=False)
 

@@ -11,21 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mailidx import store
-from mailidx.ingest import sources
+from mailidx.ingest import files, sources
 from mailidx.ingest.indexer import match_file
 from mailidx.ingest.sources import SourceError
 
 
 def renamed(
-    known: list[store.FileState], seen: Iterable[tuple[str, bytes]]
-) -> list[tuple[store.FileState, str]]:
+    known: list[files.FileState], seen: Iterable[tuple[str, bytes]]
+) -> list[tuple[files.FileState, str]]:
     """The known files seen under another name than the index has: (file, its name now).
 
     A file seen under several names at once (a compressor has written `x.gz` and not yet
     removed `x`) keeps the name the index has when that is one of them, so the name does not
     flip between looks."""
-    names: dict[int, tuple[store.FileState, list[str]]] = {}
+    names: dict[int, tuple[files.FileState, list[str]]] = {}
     for path, head in seen:
         state = match_file(known, head) if head else None
         if state is not None:
@@ -33,7 +32,7 @@ def renamed(
     return [(state, found[-1]) for state, found in names.values() if state.path not in found]
 
 
-def record(con, moved: list[tuple[store.FileState, str]]) -> None:
+def record(con, moved: list[tuple[files.FileState, str]]) -> None:
     """Store the names files have now (in the caller's transaction, if any)."""
     for state, path in moved:
         con.execute("UPDATE files SET path = ? WHERE file_id = ?", [path, state.file_id])

@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from mailidx import store
+from mailidx.ingest import files
 from mailidx.parse.classify import kind_list_sql
 from mailidx.parse.events import EVENT_COMMON, compiled_events
 from mailidx.parse.header import compiled_header
@@ -45,7 +46,7 @@ class timed:
 def append_batch(
     con,
     batch: pa.Table,
-    states: list[store.FileState],
+    states: list[files.FileState],
     also: Callable[[object], None] | None = None,
     refresh: bool = False,
 ) -> tuple[int, int]:
@@ -270,7 +271,7 @@ def _memoise_categories(con, stored: str, pairs: str) -> None:
     )
 
 
-def save_states(con, states: list[store.FileState]) -> None:
+def save_states(con, states: list[files.FileState]) -> None:
     """Write the files' checkpoints: one statement for the new files, one for the known."""
     now = dt.datetime.now(dt.timezone.utc)
     for new in (True, False):
@@ -314,7 +315,7 @@ def save_states(con, states: list[store.FileState]) -> None:
 
 def append_lines(
     con,
-    state: store.FileState,
+    state: files.FileState,
     batch: pa.Table,
     end_offset: int,
     also: Callable[[object], None] | None = None,

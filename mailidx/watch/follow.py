@@ -17,8 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mailidx import store
-from mailidx.ingest import indexer, sources
+from mailidx.ingest import files, indexer, sources
 from mailidx.ingest.sources import Source, SourceError
 from mailidx.watch.batch import WatchError
 from mailidx.watch.cursor import Cursor
@@ -83,7 +82,7 @@ def signature_of(path: str) -> tuple | None:
         return None
 
 
-def indexed_bytes(known: list[store.FileState], head: bytes) -> int:
+def indexed_bytes(known: list[files.FileState], head: bytes) -> int:
     """How much of the file starting with ``head`` the index has (0: none of it)."""
     state = indexer.match_file(known, head)
     return state.bytes_done if state else 0
@@ -143,7 +142,7 @@ class Following:
         self.finished: set[tuple] = set()  # signatures of compressed files read to the end
         self.failed: dict[str, tuple] = {}  # path → its signature when it could not be read
 
-    def look(self, known: list[store.FileState], now: float) -> Look:
+    def look(self, known: list[files.FileState], now: float) -> Look:
         """Open new files; notice renames, deletions and growth."""
         seen = {f.key for f in map(self._follow, expand(self.patterns)) if f is not None}
         present = [(f.path, f.head) for f in self.followed.values() if f.key in seen and f.head]
@@ -202,7 +201,7 @@ class Following:
         return followed
 
     def _look(
-        self, followed: Followed, known: list[store.FileState], present: bool, now: float
+        self, followed: Followed, known: list[files.FileState], present: bool, now: float
     ) -> int:
         """Bytes waiting to be indexed in a followed file (-1: some, how many is not known)."""
         if not present:
@@ -233,7 +232,7 @@ class Following:
             followed.marks.append((now, st.st_size))
         return pending
 
-    def _look_compressed(self, followed: Followed, known: list[store.FileState]) -> int:
+    def _look_compressed(self, followed: Followed, known: list[files.FileState]) -> int:
         """A compressed file is done when the index has all of it; moving its cursor up to the
         index's offset (decompressing) happens here, outside a batch."""
         done = indexed_bytes(known, followed.head)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import duckdb
 
 from mailidx import store
-from mailidx.ingest import indexer, paths
+from mailidx.ingest import files, indexer, paths
 from mailidx.ingest.sources import Source, SourceError
 from mailidx.watch.batch import (
     MAX_BACKOFF,
@@ -80,7 +80,7 @@ class Watcher:
         self.status = Status()
         self.lag = Reporter(self.status, notify, show or (lambda status: None))
         self.files = Following(patterns, notify, options.drain)
-        self.known: list[store.FileState] = []
+        self.known: list[files.FileState] = []
         self.names: list[tuple[str, bytes]] = []  # (path, head) of files renamed since a batch
         self.wake = threading.Event()
         self.stopping = threading.Event()
@@ -177,7 +177,7 @@ class Watcher:
         except Busy:
             return
         try:
-            self.known = store.known_files(con)
+            self.known = files.known_files(con)
         finally:
             con.close()
 
@@ -189,7 +189,7 @@ class Watcher:
         con = self._open(small=self.status.lag_bytes < SMALL_BATCH)
         more = False
         try:
-            self.known = store.known_files(con)
+            self.known = files.known_files(con)
             deadline = time.monotonic() + self.options.hold
             budget = self.options.batch_bytes
             report = indexer.BuildReport()

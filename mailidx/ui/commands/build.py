@@ -9,6 +9,7 @@ import time
 import typer
 
 from mailidx.errors import IndexBusy, Interrupted, MailidxError, write_failure
+from mailidx.ingest import files
 from mailidx.ui import output
 from mailidx.ui.options import (
     DbOption,
@@ -107,7 +108,7 @@ def build(
                 with progress_bar(paths, quiet) as progress:
                     indexer.build(con, paths, options, progress, report)
                 # a file rotated since the last run has its new name even when nothing was new
-                known = store.known_files(con)
+                known = files.known_files(con)
                 moved_files.record(con, moved_files.renamed(known, moved_files.heads(paths)))
             if source is not None:
                 started = time.monotonic()
