@@ -16,6 +16,7 @@ delivered until then counts; the indexer reads streams after the files.
 from __future__ import annotations
 
 import glob
+import grp  # at import: a process that lost its rights may not load it later
 import lzma
 import os
 import select
@@ -204,8 +205,6 @@ def open_source(path: str, wait: float = STREAM_WAIT) -> Source:
 def permission_hint(path: str) -> str:
     """What to do about a log file this user cannot read: join its group (Debian's mail.log
     is root:adm 0640, so `adm`), or run as root."""
-    import grp
-
     try:
         st = os.stat(path)
         group = grp.getgrgid(st.st_gid).gr_name if st.st_mode & 0o040 else None
