@@ -176,3 +176,18 @@ def test_rows_of_held_refused_and_alias_mail_stay_equal_in_small_batches(tmp_pat
     ) == [(4,)]
     for name in STORED:
         assert differences(mailidx.db, name) == [], name
+
+
+def test_every_kind_the_rejects_view_reads_is_in_a_table_a_batch_shadows_with_its_rows():
+    """A batch appends the tables outside write.LINE_VIEW_TABLES directly, leaving their
+    shadows empty: rejects_live must read no kind kept there, or its batch rows go missing."""
+    import re
+
+    from mailidx.ingest.write import LINE_VIEW_TABLES
+    from mailidx.parse.rules import table_of
+
+    view = (store.sql_dir() / "views" / "90_rejects.sql").read_text()
+    lists = re.findall(r"kind\s+(?:IN\s*\(([^)]*)\)|=\s*('[^']*'))", view)
+    kinds = {k for a, b in lists for k in re.findall(r"'([^']*)'", a + b)}
+    assert {"reject", "warning", "header_warning"} <= kinds
+    assert {k: table_of(k) for k in kinds if table_of(k) not in LINE_VIEW_TABLES} == {}
