@@ -211,6 +211,9 @@ def render(p: Plan, columns: list[str], source: str = "parsed") -> str:
         f"WHEN {i} THEN {extract(regex, len(names))}" for i, (regex, names, _) in p.regexes.items()
     )
 
+    def rules_listed(rules: list[int]) -> str:
+        return f"rule = {rules[0]}" if len(rules) == 1 else f"list_contains({rules}, rule)"
+
     def rules_in(rules: list[int]) -> str:
         # not IN (…): DuckDB turns a long IN list into a join
         return " OR ".join(f"rule = {r}" for r in rules)
@@ -238,10 +241,14 @@ def render(p: Plan, columns: list[str], source: str = "parsed") -> str:
             return f"NULL AS {name}"
         if len(options) == 1 and list(options)[0].startswith("k_"):
             expr = list(options)[0]
+        elif len(options) == 1 and sorted(list(options.values())[0]) == sorted(p.rules):
+            expr = list(options)[0]  # every line of the table gives it so
         else:
+            # one branch per expression, not per rule: DuckDB pays for each branch on every
+            # vector, and a filtered scan's vectors are mostly empty
             expr = (
-                "CASE rule "
-                + " ".join(f"WHEN {r} THEN {e}" for e, rules in options.items() for r in rules)
+                "CASE "
+                + " ".join(f"WHEN {rules_listed(rules)} THEN {e}" for e, rules in options.items())
                 + " END"
             )
         return f"{_typed_column(name, expr)} AS {name}"
