@@ -37,6 +37,7 @@ from mailidx.ingest.decompress import (
 )
 
 HEAD_BYTES = 1024  # a file is known by its first bytes (see the indexer)
+LINE_READ = 4096  # a chunk past its size reads on to a newline this much at a time
 CHUNK_BYTES = 64 << 20  # one batch: about 500,000 lines
 STREAM_WAIT = 10.0  # seconds a stream may deliver nothing before it is left
 DEFAULT_GLOBS = ("/var/log/maillog*", "/var/log/mail.log*")
@@ -308,7 +309,10 @@ class ReadFailed(SourceError):
 def chunks(
     source: Source, offset: int, chunk_bytes: int = CHUNK_BYTES
 ) -> Iterator[tuple[int, bytes]]:
-    """Yield (start offset, bytes) of complete lines from ``offset`` on.
+    """Yield (start offset, bytes) of complete lines from ``offset`` on: at least
+    ``chunk_bytes`` of them in each chunk but the last, so that the batcher sends a full chunk
+    on at once (chunks cut just short of the size would pair up into batches of twice it,
+    and twice the memory).
 
     A last line without a newline is held back unless the source is final (compressed or a
     stream); a growing plain file gets it on the next run, once Postfix has finished it.
@@ -322,26 +326,35 @@ def chunks(
         raise ReadFailed(source.path, exc, offset) from None
     start = offset
     while True:
-        blocks, size, error = [pending], len(pending), None
-        while size < chunk_bytes:
+        blocks, size, error, ended = [pending], len(pending), None, False
+        cut = pending.rfind(b"\n") + 1  # the end of the last whole line
+        while cut < chunk_bytes:
             try:
-                block = source.stream.read(min(READ_BLOCK, chunk_bytes))
+                # up to the size in big reads, then on to the end of the line in small ones
+                want = chunk_bytes - size if size < chunk_bytes else LINE_READ
+                block = source.stream.read(min(READ_BLOCK, want))
             except READ_ERRORS as exc:
                 error = exc
                 break
             if not block:
+                ended = True
                 break
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                cut = size + newline + 1
             blocks.append(block)
             size += len(block)
         data = b"".join(blocks)
-        cut = data.rfind(b"\n") + 1
-        if cut:
-            yield start, data[:cut]
-            start += cut
         pending = data[cut:]
+        chunk = data if cut == len(data) else data[:cut]
+        del blocks, data  # not held here while the batch that holds the chunk is indexed
+        if cut:
+            yield start, chunk
+            start += cut
+        del chunk
         if error is not None:
             raise ReadFailed(source.path, error, start)
-        if size < chunk_bytes:
+        if ended:
             break
     if pending and source.final:
         yield start, pending + b"\n"
