@@ -191,3 +191,32 @@ def test_every_kind_the_rejects_view_reads_is_in_a_table_a_batch_shadows_with_it
     kinds = {k for a, b in lists for k in re.findall(r"'([^']*)'", a + b)}
     assert {"reject", "warning", "header_warning"} <= kinds
     assert {k: table_of(k) for k in kinds if table_of(k) not in LINE_VIEW_TABLES} == {}
+
+
+def test_a_refresh_of_many_pending_queue_ids_in_slices_stores_every_row_once(tmp_path):
+    """However many queue IDs are pending (a killed build, a big log), the refresh takes a
+    slice of them per transaction: the stored rows come out as the live views compute them,
+    and nothing stays pending."""
+    from mailidx.ingest.write import refresh_caches
+
+    log = tmp_path / "maillog"
+    log.write_bytes(b"".join(sample_lines()))
+    mailidx = Mailidx(tmp_path / "index.duckdb", tmp_path)
+    mailidx.build(log)
+    whole = {name: mailidx.query(f"SELECT * FROM {name}_cache ORDER BY ALL") for name in STORED}
+    con = store.open_for_writing(str(mailidx.db), tz="UTC")
+    try:
+        for name in store.MESSAGE_CACHES:
+            con.execute(f"DELETE FROM {name}_cache")
+        pending = con.execute(
+            "INSERT INTO pending_messages SELECT DISTINCT host, queue_id FROM events "
+            "WHERE queue_id IS NOT NULL"
+        ).fetchall()[0][0]
+        assert pending > 20
+        refresh_caches(con, slice_size=7)
+        assert con.execute("SELECT count(*) FROM pending_messages").fetchall() == [(0,)]
+    finally:
+        con.close()
+    for name in STORED:
+        assert differences(mailidx.db, name) == [], name
+        assert mailidx.query(f"SELECT * FROM {name}_cache ORDER BY ALL") == whole[name], name
