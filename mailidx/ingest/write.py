@@ -1,5 +1,5 @@
 """The index's writes for the indexer: appending a batch, refreshing the stored per-message
-rows, and saving each file's checkpoint.
+rows, and saving each file's checkpoint (:func:`mailidx.ingest.files.save_states`).
 
 A batch's lines, its events, its queue IDs pending a refresh and the files' new offsets
 commit in one transaction (:func:`append_batch`). The stored per-message views (the
@@ -11,7 +11,6 @@ each step takes, for the benchmark.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import time
 from collections.abc import Callable
 
@@ -85,7 +84,7 @@ def append_batch(
                     "SELECT count(*) FILTER (WHERE rule >= 0), count(*) FILTER (WHERE rule = -1) "
                     "FROM parsed"
                 ).fetchall()[0]
-                save_states(con, states)
+                files.save_states(con, states)
                 if also is not None:
                     also(con)
                 con.execute("DROP TABLE parsed")
@@ -304,48 +303,6 @@ def _memoise_categories(con, stored: str, pairs: str) -> None:
             SELECT any_value(m.category) FROM temp.main.category_memo AS m
             WHERE m.dsn IS NOT DISTINCT FROM d AND m.text IS NOT DISTINCT FROM t)"""
     )
-
-
-def save_states(con, states: list[files.FileState]) -> None:
-    """Write the files' checkpoints: one statement for the new files, one for the known."""
-    now = dt.datetime.now(dt.timezone.utc)
-    for new in (True, False):
-        chosen = [s for s in states if s.is_new == new]
-        if not chosen:
-            continue
-        table = pa.table(
-            {
-                "file_id": pa.array([s.file_id for s in chosen], pa.int32()),
-                "path": pa.array([s.path for s in chosen], pa.string()),
-                "head": pa.array([s.head for s in chosen], pa.binary()),
-                "bytes_done": pa.array([s.bytes_done for s in chosen], pa.int64()),
-                "lines_done": pa.array([s.lines_done for s in chosen], pa.int64()),
-                "last_year": pa.array([s.last_year for s in chosen], pa.int32()),
-                "last_month": pa.array([s.last_month for s in chosen], pa.int32()),
-            }
-        )
-        con.register("file_states", table)
-        try:
-            if new:
-                con.execute(
-                    "INSERT INTO files SELECT file_id, path, path, head, octet_length(head),"
-                    " bytes_done, lines_done, last_year, last_month, $now, $now"
-                    " FROM file_states",
-                    {"now": now},
-                )
-            else:
-                con.execute(
-                    "UPDATE files SET path = n.path, head = n.head,"
-                    " head_len = octet_length(n.head), bytes_done = n.bytes_done,"
-                    " lines_done = n.lines_done, last_year = n.last_year,"
-                    " last_month = n.last_month, last_indexed = $now"
-                    " FROM file_states AS n WHERE files.file_id = n.file_id",
-                    {"now": now},
-                )
-        finally:
-            con.unregister("file_states")
-    for state in states:
-        state.is_new = False
 
 
 def append_lines(
