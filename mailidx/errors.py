@@ -8,12 +8,15 @@ handler that writes ``mailidx: MESSAGE`` on stderr and exits.
 Also here: :func:`os_problem`, which names the operating system's complaints (disk full,
 permission denied, read-only file system, …) the same way wherever they come from, and the
 one-line messages for an index that cannot be opened (:func:`open_failure`), is damaged
-(:func:`damaged`) or cannot be written (:func:`write_failure`).
+(:func:`damaged`) or cannot be written (:func:`write_failure`), and what to do about a log
+file this user cannot read (:func:`permission_hint`).
 """
 
 from __future__ import annotations
 
 import errno
+import grp  # at import: a process that lost its rights may not load it later
+import os
 import re
 
 
@@ -166,3 +169,18 @@ def write_failure(path: str, exc: BaseException, committed: int | None = None) -
         return damaged(path, exc)
     reason = problem or one_line(str(exc))
     return IndexUnusable(f"{path}: cannot write the index: {reason}; {done}run build again")
+
+
+def permission_hint(path: str) -> str:
+    """What to do about a log file this user cannot read: join its group (Debian's mail.log
+    is root:adm 0640, so `adm`), or run as root."""
+    try:
+        st = os.stat(path)
+        group = grp.getgrgid(st.st_gid).gr_name if st.st_mode & 0o040 else None
+    except (OSError, KeyError):
+        group = None
+    if not group or group == "root":
+        return "run as a user who can read it (root)"
+    return (
+        f"join the {group} group (sudo usermod -aG {group} $USER, then log in again) or run as root"
+    )

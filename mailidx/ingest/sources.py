@@ -16,7 +16,6 @@ delivered until then counts; the indexer reads streams after the files.
 from __future__ import annotations
 
 import glob
-import grp  # at import: a process that lost its rights may not load it later
 import lzma
 import os
 import select
@@ -26,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from mailidx.errors import SourceError
+from mailidx.errors import SourceError, permission_hint
 from mailidx.ingest.decompress import (
     READ_BLOCK,
     Damaged,
@@ -201,21 +200,6 @@ def open_source(path: str, wait: float = STREAM_WAIT) -> Source:
         stream.close()
         raise
     return Source(path, compression, mtime, stream, head, final=compression is not None)
-
-
-def permission_hint(path: str) -> str:
-    """What to do about a log file this user cannot read: join its group (Debian's mail.log
-    is root:adm 0640, so `adm`), or run as root."""
-    try:
-        st = os.stat(path)
-        group = grp.getgrgid(st.st_gid).gr_name if st.st_mode & 0o040 else None
-    except (OSError, KeyError):
-        group = None
-    if not group or group == "root":
-        return "run as a user who can read it (root)"
-    return (
-        f"join the {group} group (sudo usermod -aG {group} $USER, then log in again) or run as root"
-    )
 
 
 def _open_stream(path: str, raw: Stream) -> Source:

@@ -231,8 +231,8 @@ def _refresh_in_transaction(con, columns: str, slice_size: int | None = None) ->
         with timed("per-message views: events"):
             limit = "" if slice_size is None else f" LIMIT {int(slice_size)}"
             con.execute(
-                "CREATE OR REPLACE TEMP TABLE touched AS SELECT DISTINCT host, queue_id "
-                f"FROM (SELECT DISTINCT host, queue_id FROM {stored}.pending_messages{limit})"
+                "CREATE OR REPLACE TEMP TABLE touched AS "
+                f"SELECT DISTINCT host, queue_id FROM {stored}.pending_messages{limit}"
             )
             everything = not con.execute(
                 f"SELECT 1 FROM {stored}.pending_messages AS e ANTI JOIN touched AS t ON {same} "

@@ -211,9 +211,6 @@ def render(p: Plan, columns: list[str], source: str = "parsed") -> str:
         f"WHEN {i} THEN {extract(regex, len(names))}" for i, (regex, names, _) in p.regexes.items()
     )
 
-    def rules_listed(rules: list[int]) -> str:
-        return f"rule = {rules[0]}" if len(rules) == 1 else f"list_contains({rules}, rule)"
-
     def rules_in(rules: list[int]) -> str:
         # not IN (…): DuckDB turns a long IN list into a join
         return " OR ".join(f"rule = {r}" for r in rules)
@@ -248,7 +245,7 @@ def render(p: Plan, columns: list[str], source: str = "parsed") -> str:
             # vector, and a filtered scan's vectors are mostly empty
             expr = (
                 "CASE "
-                + " ".join(f"WHEN {rules_listed(rules)} THEN {e}" for e, rules in options.items())
+                + " ".join(f"WHEN {rules_in(rules)} THEN {e}" for e, rules in options.items())
                 + " END"
             )
         return f"{_typed_column(name, expr)} AS {name}"
