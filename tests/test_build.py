@@ -60,6 +60,34 @@ def test_rebuilding_the_same_files_adds_no_rows(mailidx, tmp_path):
     assert mailidx.count() == 500
 
 
+def test_a_rerun_with_nothing_new_loads_neither_numpy_nor_pyarrow(mailidx, tmp_path):
+    # they take 0.12 s to import, most of a re-run's budget (0.3 s, README's Speed): only
+    # lines to cut need them
+    log = tmp_path / "maillog"
+    write_lines(log, syslog_lines(50))
+    mailidx.build(log)
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['mailidx', 'build', sys.argv[1]]\n"
+        "try:\n"
+        "    runpy.run_module('mailidx', run_name='__main__')\n"
+        "finally:\n"
+        "    loaded = [m for m in ('numpy', 'pyarrow') if m in sys.modules]\n"
+        "    sys.stderr.write(f'loaded: {loaded}')\n"
+    )
+    again = subprocess.run(
+        [sys.executable, "-c", probe, str(log)], capture_output=True, env=mailidx.env()
+    )
+    assert "0 lines" in again.stderr.decode(), again.stderr.decode()
+    assert again.stderr.decode().endswith("loaded: []")  # (the CLI closes stdout at exit)
+    write_lines(log, syslog_lines(1), mode="a")
+    more = subprocess.run(
+        [sys.executable, "-c", probe, str(log)], capture_output=True, env=mailidx.env()
+    )
+    assert mailidx.count() == 51, more.stderr.decode()
+    assert more.stderr.decode().endswith("loaded: ['numpy', 'pyarrow']")
+
+
 def test_appended_lines_are_indexed_on_the_next_run(mailidx, tmp_path):
     log = tmp_path / "maillog"
     write_lines(log, syslog_lines(300))

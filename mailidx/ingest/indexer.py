@@ -16,16 +16,17 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from mailidx import store
 from mailidx.errors import Interrupted
 from mailidx.ingest import files, sources
-from mailidx.ingest.batch import ARROW_BATCH_ROWS, to_batch
 from mailidx.ingest.sources import Source, SourceError
 from mailidx.ingest.write import PHASES, append_batch, refresh_caches, timed
 from mailidx.ingest.years import first_year, future_mtime
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 @dataclass
@@ -151,6 +152,12 @@ class Batcher:
         self.size = 0
 
     def add(self, state: files.FileState, chunk: bytes, start: int) -> None:
+        # numpy and pyarrow load with the first lines to cut: a re-run with nothing new
+        # never pays their 0.12 s
+        import pyarrow as pa
+
+        from mailidx.ingest.batch import to_batch
+
         with timed("reading + cutting"):
             table = to_batch(chunk, start, state.lines_done + 1, state)
             table = table.add_column(0, "file_id", pa.repeat(state.file_id, table.num_rows))
@@ -165,6 +172,10 @@ class Batcher:
     def flush(self) -> None:
         if not self.states:
             return
+        import pyarrow as pa
+
+        from mailidx.ingest.batch import ARROW_BATCH_ROWS
+
         batch = self.tables[0]
         if len(self.tables) > 1:  # record batches of a size DuckDB's threads can share
             batch = pa.concat_tables(self.tables).combine_chunks()

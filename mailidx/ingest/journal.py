@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from mailidx import store
 from mailidx.ingest import files
-from mailidx.ingest.batch import to_batch
 from mailidx.ingest.journal_entry import Entry, stamp
 from mailidx.ingest.journalctl import Journal, Position, machine_id, open_reader
 from mailidx.ingest.write import append_lines, refresh_caches
@@ -109,6 +108,8 @@ def commit(
     if state.last_year is None:
         state.last_year = int(stamp(entries[0].realtime)[:4])  # every line has its year
     start = state.bytes_done
+    from mailidx.ingest.batch import to_batch  # numpy, pyarrow: see indexer.Batcher.add
+
     batch = to_batch(data, start, state.lines_done + 1, state)
     n_events, n_unparsed = append_lines(
         con,

@@ -13,15 +13,18 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from mailidx import store
 from mailidx.ingest import files
 from mailidx.parse.classify import kind_list_sql
 from mailidx.parse.events import EVENT_COMMON, compiled_events
 from mailidx.parse.header import compiled_header
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 PHASES: dict[str, list[float]] = {}  # [wall, CPU] seconds per phase of a build, for bench/
 
@@ -316,6 +319,8 @@ def append_lines(
     """:func:`append_batch` for the lines of one source (a
     :func:`mailidx.ingest.batch.to_batch` table) ending at ``end_offset``; the state moves on
     only when they are committed."""
+    import pyarrow as pa  # with the first lines (see indexer.Batcher.add)
+
     batch = batch.add_column(0, "file_id", pa.repeat(state.file_id, batch.num_rows))
     before = state.bytes_done, state.lines_done
     state.bytes_done, state.lines_done = end_offset, state.lines_done + batch.num_rows
