@@ -161,6 +161,18 @@ def test_a_generated_log_built_in_small_batches_gives_the_previous_versions_rows
     assert differences(ours.db, theirs) == {}
 
 
+def test_a_generated_log_refreshed_part_way_through_gives_the_previous_versions_rows(
+    tmp_path, generated
+):
+    # a big log's build brings the stored per-message views up to date (on checkpointed
+    # storage) whenever enough queue IDs are pending, and again at its end
+    log, theirs = generated
+    ours = Mailidx(tmp_path / "ours.duckdb", tmp_path)
+    env = ours.env(MAILIDX_BATCH_BYTES=str(256 << 10), MAILIDX_REFRESH_AFTER="500")
+    ours.build(log, env=env)
+    assert differences(ours.db, theirs) == {}
+
+
 def test_a_generated_log_built_in_steps_between_builds_gives_the_previous_versions_rows(
     tmp_path, generated
 ):

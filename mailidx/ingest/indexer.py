@@ -50,15 +50,13 @@ class Options:
     year: int | None = None
     chunk_bytes: int = sources.CHUNK_BYTES
     stream_wait: float = sources.STREAM_WAIT  # see sources: the rule for streams
+    refresh_after: int = 500_000  # pending queue IDs past which a build refreshes before its end
     stopped: Callable[[], bool] = lambda: False  # Ctrl-C: stop before the next batch
 
 
 MEMORY_PER_BATCH = 4  # DuckDB may use this many times the batch …
 MIN_MEMORY_MB = 256  # … and at least this
 CHECKPOINT_AFTER = "4GB"  # of write-ahead log
-# Queue IDs waiting for refresh_caches past which a build refreshes before its end: bounds
-# the refresh's memory on a big input.
-REFRESH_AFTER_PENDING = 500_000
 Progress = Callable[[int], None]  # called with the number of bytes just indexed
 
 
@@ -189,8 +187,13 @@ class Batcher:
         if self.refresh:
             return
         pending = self.con.execute("SELECT count(*) FROM pending_messages").fetchall()[0][0]
-        if pending > REFRESH_AFTER_PENDING:
-            refresh_caches(self.con)  # keeps the refresh's memory bounded on a big input
+        if pending > self.options.refresh_after:  # keeps the refresh's memory bounded
+            # on checkpointed storage, as a resumed build's refresh: what a build has not
+            # checkpointed yet (the versions of deleted rows among it) is held in memory,
+            # and a 20 M-line log's second mid-build refresh ran out of the 256 MB cap
+            with timed("checkpoint"):
+                self.con.execute("CHECKPOINT")
+            refresh_caches(self.con)
 
 
 def index_source(

@@ -84,6 +84,8 @@ def build(
     options.stream_wait = stream_wait
     if os.environ.get("MAILIDX_BATCH_BYTES"):  # byte-sized batches, for tests
         options.chunk_bytes = int(os.environ["MAILIDX_BATCH_BYTES"])
+    if os.environ.get("MAILIDX_REFRESH_AFTER"):  # refreshes part way through, for tests
+        options.refresh_after = int(os.environ["MAILIDX_REFRESH_AFTER"])
     report, read = indexer.BuildReport(), None
 
     def waiting(busy: IndexBusy) -> None:
