@@ -16,8 +16,9 @@ ARROW_BATCH_ROWS = 32 * 1024
 
 
 def to_batch(chunk: bytes, offset: int, first_line: int, state: files.FileState) -> pa.Table:
-    """An Arrow table of the chunk's lines (without their newlines) with byte offsets, line
-    numbers and the year of year-less times; moves the year state on to the chunk's end.
+    """An Arrow table of the chunk's lines (without their newlines) with the file's ID, byte
+    offsets, line numbers and the year of year-less times; moves the year state on to the
+    chunk's end.
 
     Vectorised with numpy: a per-line Python loop would cost more than the whole parse.
     """
@@ -45,6 +46,7 @@ def to_batch(chunk: bytes, offset: int, first_line: int, state: files.FileState)
     )
     table = pa.table(
         {
+            "file_id": pa.array(np.full(n, state.file_id, np.int64)),
             "line_number": pa.array(np.arange(first_line, first_line + n, dtype=np.int64)),
             "offset": pa.array(starts + offset),
             "raw": raw,
@@ -52,6 +54,17 @@ def to_batch(chunk: bytes, offset: int, first_line: int, state: files.FileState)
             "year": pa.array(line_years),
         }
     )
+    return _record_batches(table)
+
+
+def joined(tables: list[pa.Table]) -> pa.Table:
+    """One batch of several files' :func:`to_batch` tables."""
+    if len(tables) == 1:
+        return tables[0]
+    return _record_batches(pa.concat_tables(tables).combine_chunks())
+
+
+def _record_batches(table: pa.Table) -> pa.Table:
     # DuckDB scans an Arrow table one record batch per thread: give it several.
     return pa.Table.from_batches(table.to_batches(max_chunksize=ARROW_BATCH_ROWS))
 

@@ -152,13 +152,10 @@ class Batcher:
     def add(self, state: files.FileState, chunk: bytes, start: int) -> None:
         # numpy and pyarrow load with the first lines to cut: a re-run with nothing new
         # never pays their 0.12 s
-        import pyarrow as pa
-
         from mailidx.ingest.batch import to_batch
 
         with timed("reading + cutting"):
             table = to_batch(chunk, start, state.lines_done + 1, state)
-            table = table.add_column(0, "file_id", pa.repeat(state.file_id, table.num_rows))
         state.bytes_done = start + len(chunk)
         state.lines_done += table.num_rows
         self.tables.append(table)
@@ -170,14 +167,9 @@ class Batcher:
     def flush(self) -> None:
         if not self.states:
             return
-        import pyarrow as pa
+        from mailidx.ingest.batch import joined
 
-        from mailidx.ingest.batch import ARROW_BATCH_ROWS
-
-        batch = self.tables[0]
-        if len(self.tables) > 1:  # record batches of a size DuckDB's threads can share
-            batch = pa.concat_tables(self.tables).combine_chunks()
-            batch = pa.Table.from_batches(batch.to_batches(max_chunksize=ARROW_BATCH_ROWS))
+        batch = joined(self.tables)
         states = list(self.states.values())
         self.tables, self.states, self.size = [], {}, 0
         n_events, n_unparsed = append_batch(self.con, batch, states, refresh=self.refresh)

@@ -179,10 +179,9 @@ def refresh_caches(con, slice_size: int = REFRESH_SLICE) -> None:
     transaction (see :func:`_refresh_in_transaction`), so that however many are pending (a
     killed build, a big log) each step's memory stays bounded; nothing to do when no queue
     ID is pending."""
-    if not con.execute("SELECT 1 FROM pending_messages LIMIT 1").fetchall():
-        return
-    columns = _refresh_columns(con)
+    columns = None
     while con.execute("SELECT 1 FROM pending_messages LIMIT 1").fetchall():
+        columns = columns or _refresh_columns(con)
         with store.transaction(con, lambda: timed("commit")):
             _refresh_in_transaction(con, columns, slice_size)
 
@@ -319,9 +318,6 @@ def append_lines(
     """:func:`append_batch` for the lines of one source (a
     :func:`mailidx.ingest.batch.to_batch` table) ending at ``end_offset``; the state moves on
     only when they are committed."""
-    import pyarrow as pa  # with the first lines (see indexer.Batcher.add)
-
-    batch = batch.add_column(0, "file_id", pa.repeat(state.file_id, batch.num_rows))
     before = state.bytes_done, state.lines_done
     state.bytes_done, state.lines_done = end_offset, state.lines_done + batch.num_rows
     try:
