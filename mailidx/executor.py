@@ -24,6 +24,10 @@ REFUSALS = (
 )
 
 
+# What a refused statement in a `--lake` session is told (there is no --write for a lake)
+LAKE_REFUSAL = "a --lake session reads only the lake's folder"
+
+
 @dataclass
 class Result:
     """One statement's outcome."""

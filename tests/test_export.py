@@ -385,3 +385,36 @@ def test_the_shell_over_a_lake_runs_sql_and_canned_queries(mailidx, tmp_path, ca
     bounced = mailidx.query("SELECT count(*) FROM messages WHERE final = 'bounced'")[0][0]
     assert f"n\n{bounced}\n" in out.getvalue() and bounced > 0
     assert "nobody@nouser.test" in out.getvalue()
+
+
+def test_a_lake_session_reads_only_the_lake_folder(mailidx, tmp_path):
+    """`sql --lake` is DuckDB in memory with file access turned on for the lake's views: it is
+    then closed to everything outside the lake's folder, and cannot be opened again."""
+    mailidx.build(*lq.copy_sample(tmp_path / "logs"))
+    lake = tmp_path / "lake"
+    mailidx.run("export", str(lake))
+    outside = tmp_path / "outside.csv"
+    outside.write_text("secret\nkept\n")
+    beside = tmp_path / "lake-other"  # shares the lake's name as a prefix, not its folder
+    beside.mkdir()
+    (beside / "x.csv").write_text("a\n1\n")
+    answered = mailidx.run("sql", "--lake", str(lake), "--format", "csv",
+                           "SELECT count(*) FROM deliveries").stdout  # fmt: skip
+    assert int(answered.decode().split()[-1]) > 0
+    refused = {
+        "read_csv": f"SELECT * FROM read_csv('{outside}')",
+        "prefix": f"SELECT * FROM read_csv('{beside / 'x.csv'}')",
+        "dot-dot": f"SELECT * FROM read_csv('{lake}/../outside.csv')",
+        "copy": f"COPY (SELECT 1) TO '{tmp_path / 'written.csv'}'",
+        "attach": f"ATTACH '{mailidx.db}' AS idx",
+        "reopen": "SET enable_external_access = true",
+        "widen": "SET allowed_directories = ['/']",
+        "install": "INSTALL httpfs",
+    }
+    for name, sql in refused.items():
+        proc = mailidx.run("sql", "--lake", str(lake), sql, check=False)
+        message = proc.stderr.decode()
+        assert proc.returncode == 1, name
+        assert message.count("\n") == 1 and "lake's folder" in message, (name, message)
+        assert b"secret" not in proc.stdout
+    assert not (tmp_path / "written.csv").exists()

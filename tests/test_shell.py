@@ -81,6 +81,26 @@ def test_writing_is_refused_in_a_read_only_shell(index, capsys):
     assert index.query("SELECT count(*) FROM messages") == [(93,)]
 
 
+def test_a_lake_shell_refuses_files_outside_the_lake(index, tmp_path, capsys):
+    from mailidx.lake import views as lakes
+
+    index.run("export", str(tmp_path / "lake"))
+    (tmp_path / "outside.csv").write_text("secret\n")
+    con = lakes.connect(str(tmp_path / "lake"))
+    out = io.StringIO()
+    shell = Shell(con, str(tmp_path / "lake"), out=out, lake=True)
+    keys = f".mode csv\rSELECT * FROM read_csv('{tmp_path / 'outside.csv'}');\r"
+    keys += "SELECT count(*) AS n FROM messages;\r"
+    with create_pipe_input() as pipe:
+        pipe.send_text(keys + "\x04")
+        shell.loop(shell.session(input=pipe, output_=DummyOutput()))
+    con.close()
+    err = capsys.readouterr().err
+    assert "lake's folder" in err and "--write" not in err
+    assert "secret" not in out.getvalue()
+    assert out.getvalue().strip().splitlines() == ["n", "93"]
+
+
 def test_completion_offers_views_and_columns(index, capsys):
     con = store.connect(str(index.db), read_only=True)
     shell = Shell(con, str(index.db))

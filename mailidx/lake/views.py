@@ -83,20 +83,39 @@ def write_scripts(lake: str) -> None:
         os.replace(tmp, folder / f"{dialect}.sql")
 
 
+# No extension from outside DuckDB's own signed ones; the rest of the lock is set once the
+# views exist (see lock_to_lake).
+LAKE_CONFIG = {"allow_community_extensions": False, "allow_unsigned_extensions": False}
+
+
 def connect(lake: str):
-    """DuckDB in memory with the lake's views: what `mailidx sql --lake` queries."""
+    """DuckDB in memory with the lake's views: what `mailidx sql --lake` queries. The session
+    reads the lake's own folder and nothing else (:func:`lock_to_lake`)."""
     import duckdb
 
-    con = duckdb.connect()
+    con = duckdb.connect(config=LAKE_CONFIG)
     con.execute("SET enable_progress_bar = false")
     try:
         for statement in statements(lake, "duckdb"):
-            con.execute(statement)
+            con.execute(statement)  # an s3:// lake loads httpfs here, before the lock
+        lock_to_lake(con, lake)
     except duckdb.Error as exc:
         con.close()
         first = str(exc).strip().splitlines()[0]
         raise LakeError(f"{lake}: cannot read the lake: {first}") from None
     return con
+
+
+def lock_to_lake(con, lake: str) -> None:
+    """File access only under the lake's folder (or URL), no extension installed or loaded,
+    and none of it can be turned back on: DuckDB refuses to re-enable external access or to
+    widen allowed_directories while the database runs. DuckDB's allowed_directories lets a
+    statement write there too (a COPY … TO into the lake's folder is not refused)."""
+    folder = _absolute(lake).rstrip("/") + "/"
+    con.execute("SET allowed_directories = ?", [[folder]])
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    con.execute("SET enable_external_access = false")
 
 
 def _absolute(path: str) -> str:

@@ -40,10 +40,13 @@ def state_dir() -> Path:
 class Shell:
     """One session over one open index (the connection is the caller's)."""
 
-    def __init__(self, con, db_path: str, write: bool = False, out: TextIO | None = None):
+    def __init__(
+        self, con, db_path: str, write: bool = False, out: TextIO | None = None, lake=False
+    ):
         self.con = con
         self.db_path = db_path
         self.write = write
+        self.lake = lake  # a `--lake` session: DuckDB in memory over the lake's folder
         self.out = out or sys.stdout
         self.mode = "table"
         self.timer = False
@@ -105,7 +108,9 @@ class Shell:
             return
         except duckdb.Error as exc:
             message = executor.one_line(exc)
-            if not self.write and executor.refused_read_only(exc):
+            if self.lake and executor.refused_read_only(exc):
+                message += f" ({executor.LAKE_REFUSAL})"
+            elif not self.write and executor.refused_read_only(exc):
                 message += " (the shell opens the index read-only: start it with --write)"
             self.error(message)
             return

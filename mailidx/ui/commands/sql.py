@@ -56,7 +56,7 @@ def sql(
     try:
         columns, rows = executor.last_rows(con, query, params)
     except duckdb.Error as exc:
-        fail(sql_error(exc))
+        fail(sql_error(exc, lake is not None))
     finally:
         con.close()
     shown = rows
@@ -69,9 +69,11 @@ def sql(
         output.note(f"{len(rows)} rows in {time.monotonic() - started:.3f} s")
 
 
-def sql_error(exc: Exception) -> str:
+def sql_error(exc: Exception, lake: bool = False) -> str:
     """A refused or failed statement on one line, with how to get past a read-only refusal."""
     text = executor.one_line(exc)
+    if lake and executor.refused_read_only(exc):
+        return f"{text} ({executor.LAKE_REFUSAL})"
     if "read-only" in text.lower() or "read only" in text.lower():
         return f"{text} (the index opens read-only: add --write to change it)"
     if executor.refused_read_only(exc):
@@ -96,7 +98,7 @@ def interactive(path: str, write: bool, fmt: str | None, lake: str | None = None
     from mailidx.ui import shell
 
     con = open_for_sql(path, write, lake)
-    session = shell.Shell(con, lake or path, write=write)
+    session = shell.Shell(con, lake or path, write=write, lake=lake is not None)
     if fmt:
         session.mode = pick_format(fmt)
     try:
