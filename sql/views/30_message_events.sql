@@ -1,22 +1,44 @@
 -- Events about one message instance: a queue ID from first sight to removal (a short queue ID
 -- that Postfix reuses later starts a new instance), each with what the log says about its
--- whole message. Everything here is keyed by (host, queue_id): one window numbers the
+-- whole message. Everything here is keyed by (host, queue_id): the removals number the
 -- instances, a GROUP BY sums each up and an equi-join hands that back to its events, so that
 -- `WHERE queue_id = …` on any view built on it reaches the stored tables (a single pass of
--- windowed aggregates cost twice the CPU).
+-- windowed aggregates cost twice the CPU, a window numbering every event 0.45 CPU-s more
+-- per million lines than comparing with the one removal most queue IDs have).
 CREATE OR REPLACE VIEW message_events AS
-WITH numbered AS (
-    SELECT *,
-        coalesce(sum(CASE WHEN kind IN ('removed', 'deleted') THEN 1 ELSE 0 END) OVER (
-            PARTITION BY host, queue_id ORDER BY ts, file_id, line_number
-            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS instance
-    FROM (
+WITH queued AS (
+    SELECT * FROM (
         SELECT * FROM ev_delivery
         UNION ALL BY NAME SELECT * FROM ev_message
         UNION ALL BY NAME SELECT * FROM ev_reject
         UNION ALL BY NAME SELECT * FROM ev_other
     )
     WHERE queue_id IS NOT NULL
+), removals AS (
+    -- a struct compares field by field, a NULL time after every other, as ORDER BY sorts
+    SELECT host, queue_id, count(*) AS removals,
+        min({'ts': ts, 'file_id': file_id, 'line_number': line_number}) AS first_removal
+    FROM queued
+    WHERE kind IN ('removed', 'deleted')
+    GROUP BY host, queue_id
+), numbered AS (
+    -- the instance is the number of removals before the event: for a queue ID removed at
+    -- most once (nearly all) a comparison with that removal, for a reused one a window
+    SELECT q.*,
+        CASE WHEN r.removals IS NULL THEN 0
+             ELSE ({'ts': q.ts, 'file_id': q.file_id, 'line_number': q.line_number}
+                   > r.first_removal)::INTEGER END AS instance
+    FROM queued AS q
+    LEFT JOIN removals AS r ON q.host IS NOT DISTINCT FROM r.host AND q.queue_id = r.queue_id
+    WHERE coalesce(r.removals, 0) <= 1
+    UNION ALL BY NAME
+    SELECT q.*,
+        coalesce(sum(CASE WHEN kind IN ('removed', 'deleted') THEN 1 ELSE 0 END) OVER (
+            PARTITION BY q.host, q.queue_id ORDER BY q.ts, q.file_id, q.line_number
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS instance
+    FROM queued AS q
+    SEMI JOIN removals AS r
+      ON q.host IS NOT DISTINCT FROM r.host AND q.queue_id = r.queue_id AND r.removals > 1
 ), instances AS (  -- what the log says about each whole message instance
     SELECT host, queue_id, instance,
         coalesce(arg_min(sender, ts) FILTER (WHERE kind = 'queued'),
