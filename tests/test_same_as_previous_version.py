@@ -23,6 +23,7 @@ from tests.generated import generated_log
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
+FIXTURES = ROOT / "tests" / "fixtures"
 REFERENCE = "f871e2f"  # main before the set-based build was merged (issues 12, 13, 15-18 in)
 PUBLIC = (
     "log_lines",
@@ -227,40 +228,12 @@ def test_an_index_the_previous_version_wrote_is_upgraded_in_place_and_goes_on(tm
     assert differences(upgraded.db, theirs) == {}
 
 
-REUSED_QUEUE_IDS = """\
-Nov 27 09:00:01 mx1 postfix/pickup[2001]: 3F2A1B0C9D: uid=1000 from=<alice@example.org>
-Nov 27 09:00:01 mx1 postfix/cleanup[2002]: 3F2A1B0C9D: message-id=<first@example.org>
-Nov 27 09:00:01 mx1 postfix/qmgr[2003]: 3F2A1B0C9D: from=<alice@example.org>, size=812, nrcpt=1 (queue active)
-Nov 27 09:00:02 mx1 postfix/smtp[2004]: 3F2A1B0C9D: to=<bob@example.net>, relay=mx.example.net[198.51.100.7]:25, delay=0.9, delays=0.1/0/0.3/0.5, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 9A8B7C6D5E)
-Nov 27 09:00:02 mx1 postfix/qmgr[2003]: 3F2A1B0C9D: removed
-Nov 27 09:00:02 mx1 postfix/pickup[2001]: 3F2A1B0C9D: uid=1000 from=<carol@example.org>
-Nov 27 09:00:02 mx1 postfix/cleanup[2002]: 3F2A1B0C9D: message-id=<second@example.org>
-Nov 27 09:00:02 mx1 postfix/qmgr[2003]: 3F2A1B0C9D: from=<carol@example.org>, size=640, nrcpt=1 (queue active)
-Nov 27 09:00:03 mx1 postfix/smtp[2004]: 3F2A1B0C9D: to=<dan@example.com>, relay=mx.example.com[203.0.113.9]:25, delay=1.2, delays=0.1/0/0.4/0.7, dsn=5.1.1, status=bounced (host mx.example.com[203.0.113.9] said: 550 5.1.1 <dan@example.com>: Recipient address rejected: User unknown (in reply to RCPT TO command))
-Nov 27 09:00:03 mx1 postfix/bounce[2005]: 3F2A1B0C9D: sender non-delivery notification: 4C5D6E7F80
-Nov 27 09:00:03 mx1 postfix/qmgr[2003]: 3F2A1B0C9D: removed
-Nov 27 09:00:03 mx1 postfix/qmgr[2003]: 4C5D6E7F80: from=<>, size=2410, nrcpt=1 (queue active)
-Nov 27 09:00:03 mx1 postfix/local[2006]: 4C5D6E7F80: to=<carol@example.org>, relay=local, delay=0.01, delays=0/0/0/0, dsn=2.0.0, status=sent (delivered to mailbox)
-Nov 27 09:00:03 mx1 postfix/qmgr[2003]: 4C5D6E7F80: removed
-Nov 27 17:00:00 mx1 postfix/pickup[2001]: 3F2A1B0C9D: uid=1000 from=<erin@example.org>
-Nov 27 17:00:00 mx1 postfix/cleanup[2002]: 3F2A1B0C9D: message-id=<third@example.org>
-Nov 27 17:00:00 mx1 postfix/qmgr[2003]: 3F2A1B0C9D: from=<erin@example.org>, size=512, nrcpt=1 (queue active)
-Nov 27 17:00:31 mx1 postfix/smtp[2004]: 3F2A1B0C9D: to=<fay@example.net>, relay=none, delay=31, delays=0.1/0/30/0, dsn=4.4.1, status=deferred (connect to mx.example.net[198.51.100.7]:25: Connection timed out)
-Nov 27 10:00:00 mx1 postfix/pickup[2001]: 5B6C7D8E9F: uid=1000 from=<gus@example.org>
-Nov 27 10:00:00 mx1 postfix/qmgr[2003]: 5B6C7D8E9F: from=<gus@example.org>, size=300, nrcpt=1 (queue active)
-Nov 27 10:00:01 mx1 postfix/local[2006]: 5B6C7D8E9F: to=<hal@example.org>, relay=local, delay=0.2, delays=0.1/0/0/0.1, dsn=2.0.0, status=sent (delivered to mailbox)
-Nov 27 10:00:01 mx1 postfix/qmgr[2003]: 5B6C7D8E9F: removed
-Nov 27 18:00:00 mx1 postfix/pickup[2001]: 5B6C7D8E9F: uid=1000 from=<ivy@example.org>
-Nov 27 18:00:00 mx1 postfix/qmgr[2003]: 5B6C7D8E9F: from=<ivy@example.org>, size=300, nrcpt=1 (queue active)
-"""
-
-
 def test_reused_short_queue_ids_give_the_previous_versions_instances(tmp_path, reference):
     """A short queue ID Postfix reuses starts a new message instance after each removal: one
     used three times (two removals before its last use, even within the same second) and one
     used twice (its second message still queued)."""
     log = tmp_path / "maillog"
-    log.write_text(REUSED_QUEUE_IDS)
+    shutil.copy2(FIXTURES / "reused-queue-ids.log", log)
     theirs = tmp_path / "reference.duckdb"
     build_with_reference(reference, theirs, log)
     ours = Mailidx(tmp_path / "ours.duckdb", tmp_path)
