@@ -268,17 +268,20 @@ def _refresh_in_transaction(con, columns: str, slice_size: int | None = None) ->
                     "SELECT dsn, response FROM temp.main.message_events "
                     "UNION ALL SELECT dsn, reason FROM temp.main.message_events",
                 )
+        kept = _read_by_later_views(con, stored)
         for name in store.MESSAGE_CACHES:
             with timed(f"per-message views: {name}"):
-                view = f"{name}_live"
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT * FROM {stored}.{view}")
+                view = rows = f"{stored}.{name}_live"
+                if name in kept:
+                    rows = f"temp.main.{name}_live"
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_live AS SELECT * FROM {view}")
                 if not first:
                     con.execute(
                         f"DELETE FROM {stored}.{name}_cache AS e USING touched AS t WHERE {same}"
                     )
                 # in time order, as the tables were created: time bounds skip row groups
                 con.execute(
-                    f"INSERT INTO {stored}.{name}_cache SELECT * FROM temp.main.{view} "
+                    f"INSERT INTO {stored}.{name}_cache SELECT * FROM {rows} "
                     f"ORDER BY {store.CACHE_ORDER[name]}"
                 )
         con.execute(f"DELETE FROM {stored}.pending_messages AS e USING touched AS t WHERE {same}")
@@ -289,6 +292,27 @@ def _refresh_in_transaction(con, columns: str, slice_size: int | None = None) ->
                 con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
         with contextlib.suppress(duckdb.Error):
             _forget_categories(con)
+
+
+def _read_by_later_views(con, stored: str) -> set[str]:
+    """The stored per-message views a later one reads (messages_live reads
+    message_facts_live): the refresh keeps each of those in a temp table of its own name, so
+    that the later view reads its rows instead of working them out again. The others go
+    straight into their ``*_cache`` table."""
+    database = stored.rsplit(".", 1)[0].strip('"').replace('""', '"')
+    sql = dict(
+        con.execute(
+            "SELECT view_name, sql FROM duckdb_views() "
+            "WHERE database_name = ? AND schema_name = 'main'",
+            [database],
+        ).fetchall()
+    )
+    names = store.MESSAGE_CACHES
+    return {
+        name
+        for i, name in enumerate(names)
+        if any(f"{name}_live" in sql.get(f"{later}_live", "") for later in names[i + 1 :])
+    }
 
 
 def _memoise_categories(con, stored: str, pairs: str) -> None:
