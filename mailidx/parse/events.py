@@ -87,15 +87,22 @@ RELAY_PARTS = {
 }
 
 
+def key_split_sql(column: str) -> str | None:
+    """What follows a ``key=`` of the body (up to the next one of the same key), or None for
+    a field an expression of its own gives. Works on ``sbody`` (the body after one space),
+    where every key follows a space. :func:`render` computes it once per line, as
+    ``v_<column>``, for :func:`key_sql` to cut the value from."""
+    k = KEYS[column]
+    return None if k.sql else f"split_part(sbody, {sql_str(' ' + k.key + '=')}, 2)"
+
+
 def key_sql(column: str) -> str:
     """A ``key=value`` field of the body, by name; NULL when the line does not carry it.
-
-    Works on ``sbody`` (the body after one space), where every key follows a space.
-    """
+    Reads ``v_<column>`` (:func:`key_split_sql`)."""
     k = KEYS[column]
     if k.sql:
         return f"nullif({k.sql}, '')"
-    v = f"split_part(sbody, {sql_str(' ' + k.key + '=')}, 2)"
+    v = f"v_{column}"
     if k.style == "address":  # <a@b> ("<>" is the null sender: '') or a bare a@b
         value = (
             f"CASE WHEN {v} = '' THEN NULL WHEN starts_with({v}, '<') "
@@ -164,7 +171,7 @@ def plan(table: str, rules: list[Rule] = RULES) -> Plan:
                     give(name, _empty(f"m.g{k}", name), i)
                     given.add(name)
             if tail:
-                rest = "substr(body, length(m.g1) + 1)"
+                rest = "tail"  # substr(body, length(m.g1) + 1), see render
                 if rule.cut_at:
                     rest = cut_at_sql(rest, rule.cut_at)
                 give(tail, _empty(rest, tail), i)
@@ -222,8 +229,7 @@ def render(p: Plan, columns: list[str], source: str = "parsed") -> str:
         f"CASE WHEN {rules_in(p.key_rules[c])} THEN {key_sql(c)} END AS k_{c}"
         for c in sorted(p.key_rules)
     ]
-    if p.regexes:
-        helpers.insert(0, f"CASE rule {whens} END AS m")
+    regex_sql = f",\n        CASE rule {whens} END AS m" if p.regexes else ""
     if p.delay_rules:
         names = "[" + ", ".join(sql_str(c) for c in DELAYS_COLUMNS) + "]"
         helpers.append(
@@ -231,6 +237,20 @@ def render(p: Plan, columns: list[str], source: str = "parsed") -> str:
             f"THEN regexp_extract(body, {sql_str(DELAYS_PATTERN)}, {names}) END AS d"
         )
     helper_sql = "".join(",\n        " + h for h in helpers)
+    # each value once per line, however many times the expressions above read it: the
+    # text after each key= (split_part of the whole body), and the rest of the body after a
+    # rule's regex (its tail)
+    splits = [
+        f"CASE WHEN {rules_in(p.key_rules[c])} THEN {key_split_sql(c)} END AS v_{c}"
+        for c in sorted(p.key_rules)
+        if key_split_sql(c)
+    ]
+    tails = [i for i, (_, _, tail) in p.regexes.items() if tail]
+    if tails:
+        splits.append(
+            f"CASE WHEN {rules_in(tails)} THEN substr(body, length(m.g1) + 1) END AS tail"
+        )
+    split_sql = "".join(",\n        " + v for v in splits)
 
     def column(name: str) -> str:
         options = p.sources.get(name)
@@ -256,9 +276,15 @@ WITH s AS (
     SELECT file_id, line_number, rule, ts, host, service, daemon, pid, queue_id, body,
         ' ' || body AS sbody
     FROM {source} WHERE list_contains([{", ".join(map(str, p.rules)) or "NULL"}], rule)
+), w AS (
+    SELECT *{regex_sql}
+    FROM s
+), v AS (
+    SELECT *{split_sql}
+    FROM w
 ), x AS (
     SELECT *{helper_sql}
-    FROM s
+    FROM v
 )
 SELECT {", ".join(EVENT_COMMON[:-1])},
     {kind_list}[rule + 1] AS kind,
