@@ -220,3 +220,47 @@ def test_a_refresh_of_many_pending_queue_ids_in_slices_stores_every_row_once(tmp
     for name in STORED:
         assert differences(mailidx.db, name) == [], name
         assert mailidx.query(f"SELECT * FROM {name}_cache ORDER BY ALL") == whole[name], name
+
+
+def test_categories_worked_out_in_one_join_are_the_macros_categories(tmp_path):
+    """The build stores categories from reason_categories_of (one join of the distinct pairs
+    with the rules); reason_category (the macro the views fall back on) must give the same."""
+    con = duckdb.connect(str(tmp_path / "index.duckdb"))
+    store.migrate(con, str(tmp_path / "index.duckdb"))
+    con.execute(  # a tie of priority between two categories (the name decides) and a dsn rule
+        "INSERT INTO reason_categories (category, dsn_like, text_like, priority) VALUES "
+        "('aaa_tie', NULL, '%quota%', 9000), ('zzz_tie', NULL, '%quota%', 9000), "
+        "('dsn_only', '5.9.%', NULL, 8000)"
+    )
+    texts = [
+        None,
+        "",
+        "host mx.example.com said: 552 5.2.2 Mailbox full",
+        "MESSAGE SIZE EXCEEDS FIXED MAXIMUM",
+        "<bob@example.org>: Recipient address rejected: User unknown in virtual mailbox table",
+        "Service unavailable; client [192.0.2.7] blocked using zen.spamhaus.org",
+        "QUOTA exceeded for İstanbul ß user",
+        "connect to mx.example.net[198.51.100.7]:25: Connection timed out",
+        "nothing any rule knows",
+        "Greylisted, see http://postgrey.schweikert.ch/help/example.org.html",
+    ]
+    dsns = [None, "", "2.0.0", "4.2.2", "5.1.1", "5.3.4", "5.9.9", "4.7.1"]
+    con.execute("CREATE TEMP TABLE pairs (dsn VARCHAR, text VARCHAR)")
+    con.executemany("INSERT INTO pairs VALUES (?, ?)", [[d, t] for d in dsns for t in texts])
+    con.execute("INSERT INTO pairs SELECT * FROM pairs")  # duplicates give one row each
+    joined = con.execute(
+        "SELECT dsn, text, category FROM reason_categories_of('temp.main.pairs')"
+    ).fetchall()
+    by_macro = con.execute(
+        "SELECT DISTINCT dsn, text, reason_category(dsn, text) FROM pairs"
+    ).fetchall()
+    key = lambda row: tuple("\x00" if v is None else v for v in row)  # noqa: E731
+    assert sorted(joined, key=key) == sorted(by_macro, key=key)
+    assert len(joined) == len(dsns) * len(texts)
+    categories = {(d, t): c for d, t, c in joined}
+    assert categories[("4.2.2", "QUOTA exceeded for İstanbul ß user")] == "aaa_tie"
+    assert categories[("5.9.9", "nothing any rule knows")] == "dsn_only"
+    assert categories[("", "nothing any rule knows")] == "other"
+    assert categories[("2.0.0", "nothing any rule knows")] is None
+    assert categories[(None, None)] is None
+    con.close()

@@ -317,13 +317,17 @@ def _read_by_later_views(con, stored: str) -> set[str]:
 
 def _memoise_categories(con, stored: str, pairs: str) -> None:
     """A temp ``reason_category`` macro that looks the category up in a table of the distinct
-    (dsn, text) ``pairs`` (a query), each worked out once by the real macro; it shadows the
-    stored macro for this connection while the views are read."""
+    (dsn, text) ``pairs`` (a query), each worked out once, all in one join
+    (``reason_categories_of``, sql/views/25_reason_category.sql: the same category as the real
+    macro); it shadows the stored macro for this connection while the views are read."""
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE category_memo AS
-        SELECT d AS dsn, t AS text, {stored}.reason_category(d, t) AS category
-        FROM (SELECT DISTINCT * FROM ({pairs}) AS p(d, t))"""
+        f"CREATE OR REPLACE TEMP TABLE category_pairs AS SELECT * FROM ({pairs}) AS p(dsn, text)"
     )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE category_memo AS "
+        f"SELECT * FROM {stored}.reason_categories_of('temp.main.category_pairs')"
+    )
+    con.execute("DROP TABLE temp.main.category_pairs")
     con.execute(
         """CREATE OR REPLACE TEMP MACRO reason_category(d, t) AS (
             SELECT any_value(m.category) FROM temp.main.category_memo AS m
