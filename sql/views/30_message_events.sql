@@ -16,31 +16,33 @@ WITH queued AS NOT MATERIALIZED (
         UNION ALL BY NAME SELECT * FROM ev_other
     )
     WHERE queue_id IS NOT NULL
-), removals AS (
-    -- a struct compares field by field, a NULL time after every other, as ORDER BY sorts
-    SELECT host, queue_id, count(*) AS removals,
-        min({'ts': ts, 'file_id': file_id, 'line_number': line_number}) AS first_removal
+), queues AS NOT MATERIALIZED (
+    -- each queue ID's removals; a struct compares field by field, a NULL time after every
+    -- other, as ORDER BY sorts
+    SELECT host, queue_id,
+        count(*) FILTER (WHERE kind IN ('removed', 'deleted')) AS removals,
+        min({'ts': ts, 'file_id': file_id, 'line_number': line_number})
+            FILTER (WHERE kind IN ('removed', 'deleted')) AS first_removal
     FROM queued
-    WHERE kind IN ('removed', 'deleted')
     GROUP BY host, queue_id
 ), numbered AS (
     -- the instance is the number of removals before the event: for a queue ID removed at
     -- most once (nearly all) a comparison with that removal, for a reused one a window
     SELECT q.*,
-        CASE WHEN r.removals IS NULL THEN 0
+        CASE WHEN r.removals = 0 THEN 0
              ELSE ({'ts': q.ts, 'file_id': q.file_id, 'line_number': q.line_number}
                    > r.first_removal)::INTEGER END AS instance
     FROM queued AS q
-    LEFT JOIN removals AS r ON q.host IS NOT DISTINCT FROM r.host AND q.queue_id = r.queue_id
-    WHERE coalesce(r.removals, 0) <= 1
+    JOIN queues AS r ON q.host IS NOT DISTINCT FROM r.host AND q.queue_id = r.queue_id
+    WHERE r.removals <= 1
     UNION ALL BY NAME
     SELECT q.*,
         coalesce(sum(CASE WHEN kind IN ('removed', 'deleted') THEN 1 ELSE 0 END) OVER (
             PARTITION BY q.host, q.queue_id ORDER BY q.ts, q.file_id, q.line_number
             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS instance
     FROM queued AS q
-    SEMI JOIN removals AS r
-      ON q.host IS NOT DISTINCT FROM r.host AND q.queue_id = r.queue_id AND r.removals > 1
+    JOIN queues AS r ON q.host IS NOT DISTINCT FROM r.host AND q.queue_id = r.queue_id
+    WHERE r.removals > 1
 ), instances AS (  -- what the log says about each whole message instance
     SELECT host, queue_id, instance,
         coalesce(arg_min(sender, ts) FILTER (WHERE kind = 'queued'),
