@@ -161,8 +161,10 @@ class Batcher:
         self.tables.append(table)
         self.states[state.file_id] = state
         self.size += len(chunk)
-        if self.size >= self.options.chunk_bytes:
-            self.flush()
+
+    @property
+    def full(self) -> bool:
+        return self.size >= self.options.chunk_bytes
 
     def flush(self) -> None:
         if not self.states:
@@ -221,8 +223,12 @@ def index_source(
                 if warning:
                     report.warnings.append(warning)
             batcher.add(state, chunk, start)
+            size = len(chunk)
+            del chunk  # cut into the batch: not held while the batch is indexed
+            if batcher.full:
+                batcher.flush()
             if progress:
-                progress(len(chunk))
+                progress(size)
     except sources.ReadFailed as exc:
         if own:  # the lines read before the failure are indexed
             batcher.flush()

@@ -333,9 +333,13 @@ def chunks(
         chunk = data if cut == len(data) else data[:cut]
         del blocks, data  # not held here while the batch that holds the chunk is indexed
         if cut:
-            yield start, chunk
+            # handed over, not kept: the caller lets it go once its lines are cut
+            held = [chunk]
+            del chunk
+            yield start, held.pop()
             start += cut
-        del chunk
+        else:
+            del chunk
         if error is not None:
             raise ReadFailed(source.path, error, start)
         if ended:

@@ -47,11 +47,12 @@ def years(data, starts, year: int, prev_month: int | None):
     import numpy as np
 
     n = len(starts)
-    padded = np.concatenate([data, np.zeros(3, np.uint8)])
+    # the first three bytes of each line; past the chunk's end (a line of under three bytes
+    # at its end) the last byte, a newline, stands in: no month name has one
     key = (
-        padded[starts].astype(np.int32) << 16
-        | padded[starts + 1].astype(np.int32) << 8
-        | padded[starts + 2].astype(np.int32)
+        data[starts].astype(np.int32) << 16
+        | data.take(starts + 1, mode="clip").astype(np.int32) << 8
+        | data.take(starts + 2, mode="clip").astype(np.int32)
     )
     month = np.zeros(n, np.int32)
     for name, number in MONTH_OF.items():
