@@ -41,7 +41,7 @@ class Shell:
     """One session over one open index (the connection is the caller's)."""
 
     def __init__(
-        self, con, db_path: str, write: bool = False, out: TextIO | None = None, lake=False
+        self, con, db_path: str, write: bool = False, out: TextIO | None = None, lake: bool = False
     ):
         self.con = con
         self.db_path = db_path
