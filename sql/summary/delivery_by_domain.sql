@@ -1,7 +1,9 @@
 -- Per recipient domain from $since to $until on $host: final deliveries (not hand-offs to a
 -- content filter, not forwards), their bytes and delays, deferrals and bounces.
-WITH hops AS (  -- sql/views/82_queue_hops.sql
-    SELECT * FROM queue_hops()
+WITH hops AS (
+    SELECT f.from_message_key, m.queue_id AS to_queue_id, f.to_message_key
+    FROM flows AS f JOIN messages AS m ON m.message_key = f.to_message_key
+    WHERE f.link IN ('queued_as', 'relayed')
 ),
 handoffs AS (
     SELECT DISTINCT from_message_key, to_queue_id FROM hops

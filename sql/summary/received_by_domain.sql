@@ -1,8 +1,10 @@
 -- Messages and bytes received per sending domain (the client's host name for a sender without
 -- a domain, 'local' without one) from $since to $until on $host; a filter's re-injection is not
 -- a reception.
-WITH hops AS (  -- sql/views/82_queue_hops.sql
-    SELECT * FROM queue_hops()
+WITH hops AS (
+    SELECT f.from_message_key, m.queue_id AS to_queue_id, f.to_message_key
+    FROM flows AS f JOIN messages AS m ON m.message_key = f.to_message_key
+    WHERE f.link IN ('queued_as', 'relayed')
 )
 SELECT CASE WHEN contains(sender, '@') THEN lower(substr(sender, strpos(sender, '@') + 1))
         ELSE coalesce(client_host, 'local') END AS domain,

@@ -3,8 +3,11 @@
 -- indexed hosts) is not a new reception, and the hand-off to the filter is not a delivery;
 -- pflogsumm counts both, and the last columns give those numbers so the two reports can be
 -- reconciled (see docs/summary.md).
-WITH hops AS (  -- sql/views/82_queue_hops.sql
-    SELECT * FROM queue_hops()
+WITH hops AS (
+    -- message instances that re-entered the queue from a filter or a hop between indexed hosts
+    SELECT f.from_message_key, m.queue_id AS to_queue_id, f.to_message_key
+    FROM flows AS f JOIN messages AS m ON m.message_key = f.to_message_key
+    WHERE f.link IN ('queued_as', 'relayed')
 ),
 handoffs AS (
     -- one row per (message, next queue ID), even when the link resolved to two instances of a

@@ -3,8 +3,10 @@
 -- to $until (NULL: open ends) on $host (NULL: every host). Counted as the totals count:
 -- a content filter's re-injection is not a reception, the hand-off to it not a delivery.
 -- A row has `day` or `hour` set, never both.
-WITH hops AS (  -- sql/views/82_queue_hops.sql
-    SELECT * FROM queue_hops()
+WITH hops AS (
+    SELECT f.from_message_key, m.queue_id AS to_queue_id, f.to_message_key
+    FROM flows AS f JOIN messages AS m ON m.message_key = f.to_message_key
+    WHERE f.link IN ('queued_as', 'relayed')
 ),
 handoffs AS (
     SELECT DISTINCT from_message_key, to_queue_id FROM hops
