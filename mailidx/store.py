@@ -339,21 +339,5 @@ def event_tables(con) -> dict[str, list[str]]:
     return dict(rows)
 
 
-# The stored views (sql/views/40_message_facts.sql): NAME_live computes, NAME_cache stores.
-# Per message instance: a batch recomputes the rows of the queue IDs it touched.
-MESSAGE_CACHES = ("message_facts", "deliveries", "recipients", "messages", "message_links")
-# The order each stored table is kept in (as its view file creates it): time bounds skip
-# row groups.
-CACHE_ORDER = {
-    "message_facts": "last_seen",
-    "deliveries": "ts",
-    "recipients": "last_attempt",
-    "messages": "last_seen",
-    "message_links": "ts",
-}
-# Per line: a batch appends the rows of its own lines.
-LINE_CACHES = ("rejects",)
-
-
 def db_size(path: str) -> int:
     return sum(os.path.getsize(p) for p in (path, path + ".wal") if os.path.exists(p))

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from mailidx import store
-from mailidx.ingest import write
+from mailidx.ingest import refresh
 from mailidx.parse import events
 
 
@@ -51,12 +51,12 @@ def test_message_event_tables_are_those_message_events_reads(con):
     (sql,) = con.execute(
         "SELECT sql FROM duckdb_views() WHERE view_name = 'message_events'"
     ).fetchone()
-    assert set(re.findall(r"\bFROM (ev_\w+)", sql)) == set(write.MESSAGE_EVENT_TABLES)
+    assert set(re.findall(r"\bFROM (ev_\w+)", sql)) == set(refresh.MESSAGE_EVENT_TABLES)
 
 
 def test_the_narrow_refresh_keeps_only_columns_message_events_has(con):
     names = {name for name, _ in columns(con, "message_events")}
-    kept = write.MESSAGE_EVENT_COLUMNS.split(", ")
+    kept = refresh.MESSAGE_EVENT_COLUMNS.split(", ")
     assert len(kept) == len(set(kept))
     assert set(kept) <= names
 
@@ -68,9 +68,9 @@ def test_the_stored_views_are_the_cache_tables_of_the_index(con):
             "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '%\\_cache' ESCAPE '\\'"
         ).fetchall()
     }
-    assert caches == {*store.MESSAGE_CACHES, *store.LINE_CACHES}
-    assert set(store.CACHE_ORDER) == set(store.MESSAGE_CACHES)
+    assert caches == {*refresh.MESSAGE_CACHES, *refresh.LINE_CACHES}
+    assert set(refresh.CACHE_ORDER) == set(refresh.MESSAGE_CACHES)
     views = {name for (name,) in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
     assert {f"{name}_live" for name in caches} <= views
-    for name, order in store.CACHE_ORDER.items():
+    for name, order in refresh.CACHE_ORDER.items():
         assert order in {c for c, _ in columns(con, f"{name}_cache")}, name

@@ -5,7 +5,7 @@ next build (even with nothing new to read) brings the stored rows up to date fir
 from __future__ import annotations
 
 from mailidx import store
-from mailidx.ingest import files, indexer, sources, write
+from mailidx.ingest import files, indexer, refresh, sources, write
 from tests.conftest import Mailidx
 from tests.test_stored_views import STORED, differences, sample_lines
 
@@ -70,8 +70,8 @@ def test_a_view_reading_a_column_the_narrow_refresh_leaves_out_still_gets_its_ro
 ):
     log = tmp_path / "maillog"
     log.write_bytes(b"".join(sample_lines()))
-    narrower = write.MESSAGE_EVENT_COLUMNS.replace(", response", "")
-    assert narrower != write.MESSAGE_EVENT_COLUMNS
+    narrower = refresh.MESSAGE_EVENT_COLUMNS.replace(", response", "")
+    assert narrower != refresh.MESSAGE_EVENT_COLUMNS
     monkeypatch.setattr(write, "MESSAGE_EVENT_COLUMNS", narrower)
     mailidx = Mailidx(tmp_path / "index.duckdb", tmp_path)
     con = store.open_for_writing(str(mailidx.db), tz="UTC")

@@ -4,7 +4,7 @@ those."""
 
 from __future__ import annotations
 
-from mailidx import store
+from mailidx.ingest import refresh
 from tests.generated import generated_log
 
 
@@ -13,7 +13,7 @@ def test_the_stored_per_message_views_are_stored_in_time_order_after_a_two_threa
 ):
     log = generated_log(tmp_path / "maillog", 200_000)
     mailidx.build(log, env=mailidx.env(MAILIDX_THREADS="2"))
-    for name, order in store.CACHE_ORDER.items():
+    for name, order in refresh.CACHE_ORDER.items():
         stored = [
             when
             for (when,) in mailidx.query(f"SELECT {order} FROM {name}_cache ORDER BY rowid")

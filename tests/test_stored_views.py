@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from mailidx import store
+from mailidx.ingest import refresh
 from tests.conftest import Mailidx, decompressed
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -197,7 +198,7 @@ def test_a_refresh_of_many_pending_queue_ids_in_slices_stores_every_row_once(tmp
     """However many queue IDs are pending (a killed build, a big log), the refresh takes a
     slice of them per transaction: the stored rows come out as the live views compute them,
     and nothing stays pending."""
-    from mailidx.ingest.write import refresh_caches
+    from mailidx.ingest.refresh import refresh_caches
 
     log = tmp_path / "maillog"
     log.write_bytes(b"".join(sample_lines()))
@@ -206,7 +207,7 @@ def test_a_refresh_of_many_pending_queue_ids_in_slices_stores_every_row_once(tmp
     whole = {name: mailidx.query(f"SELECT * FROM {name}_cache ORDER BY ALL") for name in STORED}
     con = store.open_for_writing(str(mailidx.db), tz="UTC")
     try:
-        for name in store.MESSAGE_CACHES:
+        for name in refresh.MESSAGE_CACHES:
             con.execute(f"DELETE FROM {name}_cache")
         pending = con.execute(
             "INSERT INTO pending_messages SELECT DISTINCT host, queue_id FROM events "

@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING
 from mailidx import store
 from mailidx.errors import Interrupted
 from mailidx.ingest import files, sources
+from mailidx.ingest.phases import PHASES, timed
+from mailidx.ingest.refresh import refresh_caches
 from mailidx.ingest.sources import Source, SourceError
-from mailidx.ingest.write import PHASES, append_batch, refresh_caches, timed
+from mailidx.ingest.write import append_batch
 from mailidx.ingest.years import first_year, future_mtime
 
 if TYPE_CHECKING:

@@ -17,7 +17,8 @@ from mailidx import store
 from mailidx.ingest import files
 from mailidx.ingest.journal_entry import Entry, stamp
 from mailidx.ingest.journalctl import Journal, Position, machine_id, open_reader
-from mailidx.ingest.write import append_lines, refresh_caches
+from mailidx.ingest.refresh import refresh_caches
+from mailidx.ingest.write import append_lines
 
 STREAM_PREFIX = "journal:"
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from mailidx import store
 from mailidx.errors import MailidxError
-from mailidx.ingest import indexer
+from mailidx.ingest import indexer, refresh
 from mailidx.lake import export
 
 WAIT_SECONDS = 30.0
@@ -91,19 +91,19 @@ def delete_internal(con, cutoff: dt.datetime) -> int:
     same_line = "t.file_id = p.file_id AND t.line_number = p.line_number"
     for table in store.event_tables(con):
         con.execute(f"DELETE FROM {table} AS t USING temp.main.prune_lines AS p WHERE {same_line}")
-    for name in store.LINE_CACHES:
+    for name in refresh.LINE_CACHES:
         con.execute(
             f"DELETE FROM {name}_cache AS t USING temp.main.prune_lines AS p WHERE {same_line}"
         )
     same_queue = "t.host IS NOT DISTINCT FROM q.host AND t.queue_id = q.queue_id"
-    for name in store.MESSAGE_CACHES:
+    for name in refresh.MESSAGE_CACHES:
         con.execute(
             f"DELETE FROM {name}_cache AS t USING temp.main.prune_queues AS q WHERE {same_queue}"
         )
     con.execute(  # (emptied by the refresh before; worked out again here in any case)
         "DELETE FROM pending_messages AS t USING temp.main.prune_queues AS q WHERE " + same_queue
     )
-    for name in store.MESSAGE_CACHES:  # worked out again from the lines that stay
+    for name in refresh.MESSAGE_CACHES:  # worked out again from the lines that stay
         con.execute(
             f"INSERT INTO {name}_cache SELECT t.* FROM {name}_live AS t "
             f"SEMI JOIN temp.main.prune_queues AS q ON {same_queue}"

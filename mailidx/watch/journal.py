@@ -18,7 +18,7 @@ from mailidx.errors import IndexBusy
 from mailidx.ingest.journal import JournalReport, Stream, commit, load_stream, skip_before
 from mailidx.ingest.journal_entry import Entry
 from mailidx.ingest.journalctl import Journal, machine_id, open_reader
-from mailidx.ingest.write import refresh_caches
+from mailidx.ingest.refresh import refresh_caches
 from mailidx.watch import batch
 
 MAX_RESTART_WAIT = 30.0  # watch: journalctl ending again and again is started at most this often
